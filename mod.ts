@@ -1,0 +1,70 @@
+/**
+ * hybi: a WebSocket (RFC 6455) server library for Deno, Bun and Node with the
+ * shape of Ktor's `WebSocketUpgrade`. A handler answers the opening handshake
+ * with a `WebSocketUpgrade`; the engine writes `101 Switching Protocols` and
+ * calls `upgrade(input, output, engineContext, userContext)`, which runs the
+ * session over the connection's byte streams and returns a `Job`.
+ *
+ * This module is the runtime-independent core (web standards only). The
+ * engines live in `@hybi/websocket/deno`, `/bun` and `/node`.
+ *
+ * @example A RAW echo session over a pair of byte streams
+ * ```ts
+ * import { WebSocketUpgrade } from "@hybi/websocket";
+ *
+ * const request = new Request("http://localhost/", {
+ *   headers: {
+ *     upgrade: "websocket",
+ *     connection: "Upgrade",
+ *     "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+ *     "sec-websocket-version": "13",
+ *   },
+ * });
+ * const upgrade = new WebSocketUpgrade(request, null, async (session) => {
+ *   for await (const frame of session.incoming) await session.send(frame);
+ * });
+ * console.log(upgrade.status, upgrade.headers.get("sec-websocket-accept"));
+ *
+ * // An engine would now write the 101 head and hand over the socket's streams:
+ * const fromClient = new ReadableStream<Uint8Array>({
+ *   start(c) {
+ *     // A masked text frame "Hi", then the end of the input.
+ *     c.enqueue(new Uint8Array([0x81, 0x82, 1, 2, 3, 4, 0x48 ^ 1, 0x69 ^ 2]));
+ *     c.close();
+ *   },
+ * });
+ * const toClient: Uint8Array[] = [];
+ * const job = upgrade.upgrade(fromClient, new WritableStream({ write: (b) => void toClient.push(b) }));
+ * await job;
+ * console.log(toClient[0]); // Uint8Array(4) [ 129, 2, 72, 105 ]
+ * ```
+ *
+ * @module
+ */
+export { CloseCode, CloseReason, isValidCloseCode } from "./src/close_reason.ts";
+export { ErrorCode, HandshakeError, WebSocketError } from "./src/errors.ts";
+export type { WebSocketExtension } from "./src/extensions/extension.ts";
+export {
+  BinaryFrame,
+  CloseFrame,
+  ContinuationFrame,
+  Frame,
+  PingFrame,
+  PongFrame,
+  TextFrame,
+} from "./src/frame/frame.ts";
+export { FrameType } from "./src/frame/frame_type.ts";
+export { DEFAULT_MAX_FRAME_SIZE, FrameReader, type FrameReaderOptions } from "./src/frame/frame_reader.ts";
+export { FrameWriter, type FrameWriterOptions } from "./src/frame/frame_writer.ts";
+export { applyMask } from "./src/frame/mask.ts";
+export { computeAccept, type HandshakeOffer, validateHandshake, WEBSOCKET_GUID } from "./src/handshake.ts";
+export { Job } from "./src/job.ts";
+export { RawWebSocketSession } from "./src/session/raw_session.ts";
+export type { WebSocketSession } from "./src/session/session.ts";
+export { sha1 } from "./src/sha1.ts";
+export {
+  type RawSessionHandler,
+  type UpgradeContext,
+  WebSocketUpgrade,
+  type WebSocketUpgradeOptions,
+} from "./src/upgrade.ts";

@@ -1,0 +1,167 @@
+/**
+ * Stable, machine-readable codes of every failure hybi reports. Applications
+ * can tell failures apart by `error.code` without parsing messages.
+ *
+ * @example
+ * ```ts
+ * import { ErrorCode, WebSocketError } from "@hybi/websocket";
+ * function describe(e: unknown): string {
+ *   if (e instanceof WebSocketError && e.code === ErrorCode.InvalidUtf8) return "bad text";
+ *   return "other";
+ * }
+ * console.log(describe(new Error("x"))); // other
+ * ```
+ */
+export const ErrorCode: {
+  /** A client frame arrived without a mask (a server requires one). */
+  readonly UnmaskedFrame: "WS_ERR_UNMASKED_FRAME";
+  /** A server frame arrived masked (a client forbids it). */
+  readonly UnexpectedMask: "WS_ERR_UNEXPECTED_MASK";
+  /** Reserved opcode 3–7 or 11–15. */
+  readonly InvalidOpcode: "WS_ERR_INVALID_OPCODE";
+  /** An RSV bit no negotiated extension claimed. */
+  readonly UnexpectedRsv: "WS_ERR_UNEXPECTED_RSV_BIT";
+  /** A control frame with a payload over 125 bytes. */
+  readonly ControlFrameTooLong: "WS_ERR_CONTROL_FRAME_TOO_LONG";
+  /** A control frame without FIN. */
+  readonly FragmentedControlFrame: "WS_ERR_FRAGMENTED_CONTROL_FRAME";
+  /** A 64-bit payload length with its most significant bit set. */
+  readonly InvalidLength: "WS_ERR_INVALID_PAYLOAD_LENGTH";
+  /** A frame longer than `maxFrameSize`. */
+  readonly FrameTooBig: "WS_ERR_FRAME_TOO_BIG";
+  /** A message longer than `maxMessageSize` (after reassembly or inflation). */
+  readonly MessageTooBig: "WS_ERR_MESSAGE_TOO_BIG";
+  /** Text or a close reason that is not valid UTF-8. */
+  readonly InvalidUtf8: "WS_ERR_INVALID_UTF8";
+  /** A close frame with a code that may not be sent. */
+  readonly InvalidCloseCode: "WS_ERR_INVALID_CLOSE_CODE";
+  /** A close frame with a one-byte payload. */
+  readonly InvalidClosePayload: "WS_ERR_INVALID_CLOSE_PAYLOAD";
+  /** A continuation frame with no message to continue. */
+  readonly UnexpectedContinuation: "WS_ERR_UNEXPECTED_CONTINUATION";
+  /** A new text or binary frame inside a fragmented message. */
+  readonly ExpectedContinuation: "WS_ERR_EXPECTED_CONTINUATION";
+  /** A compressed message that does not inflate. */
+  readonly InvalidCompressedData: "WS_ERR_INVALID_COMPRESSED_DATA";
+  /** No frame or pong arrived within the session's timeout. */
+  readonly Timeout: "WS_ERR_TIMEOUT";
+  /** The session is closed; nothing more can be sent. */
+  readonly SessionClosed: "WS_ERR_SESSION_CLOSED";
+  /** Outgoing bytes queued beyond the configured limit. */
+  readonly SendQueueFull: "WS_ERR_SEND_QUEUE_FULL";
+  /** The peer closed the transport without a close handshake. */
+  readonly ConnectionLost: "WS_ERR_CONNECTION_LOST";
+  /** The opening handshake request is not a valid WebSocket upgrade. */
+  readonly BadHandshake: "WS_ERR_BAD_HANDSHAKE";
+  /** The client asked for a WebSocket version other than 13. */
+  readonly UnsupportedVersion: "WS_ERR_UNSUPPORTED_VERSION";
+} = {
+  UnmaskedFrame: "WS_ERR_UNMASKED_FRAME",
+  UnexpectedMask: "WS_ERR_UNEXPECTED_MASK",
+  InvalidOpcode: "WS_ERR_INVALID_OPCODE",
+  UnexpectedRsv: "WS_ERR_UNEXPECTED_RSV_BIT",
+  ControlFrameTooLong: "WS_ERR_CONTROL_FRAME_TOO_LONG",
+  FragmentedControlFrame: "WS_ERR_FRAGMENTED_CONTROL_FRAME",
+  InvalidLength: "WS_ERR_INVALID_PAYLOAD_LENGTH",
+  FrameTooBig: "WS_ERR_FRAME_TOO_BIG",
+  MessageTooBig: "WS_ERR_MESSAGE_TOO_BIG",
+  InvalidUtf8: "WS_ERR_INVALID_UTF8",
+  InvalidCloseCode: "WS_ERR_INVALID_CLOSE_CODE",
+  InvalidClosePayload: "WS_ERR_INVALID_CLOSE_PAYLOAD",
+  UnexpectedContinuation: "WS_ERR_UNEXPECTED_CONTINUATION",
+  ExpectedContinuation: "WS_ERR_EXPECTED_CONTINUATION",
+  InvalidCompressedData: "WS_ERR_INVALID_COMPRESSED_DATA",
+  Timeout: "WS_ERR_TIMEOUT",
+  SessionClosed: "WS_ERR_SESSION_CLOSED",
+  SendQueueFull: "WS_ERR_SEND_QUEUE_FULL",
+  ConnectionLost: "WS_ERR_CONNECTION_LOST",
+  BadHandshake: "WS_ERR_BAD_HANDSHAKE",
+  UnsupportedVersion: "WS_ERR_UNSUPPORTED_VERSION",
+};
+
+/** One of the string values of {@linkcode ErrorCode}. */
+export type ErrorCode = typeof ErrorCode[keyof typeof ErrorCode];
+
+/**
+ * A WebSocket-level failure: what went wrong (`code`) and the close code the
+ * endpoint sends, or sent, because of it (`closeCode`).
+ *
+ * @example
+ * ```ts
+ * import { CloseCode, ErrorCode, WebSocketError } from "@hybi/websocket";
+ * const e = new WebSocketError(ErrorCode.MessageTooBig, CloseCode.MessageTooBig, "too big");
+ * console.log(e.code, e.closeCode); // WS_ERR_MESSAGE_TOO_BIG 1009
+ * ```
+ */
+export class WebSocketError extends Error {
+  /** The stable machine-readable code. */
+  readonly code: ErrorCode;
+  /** The close code sent to the peer because of this error. */
+  readonly closeCode: number;
+
+  /**
+
+   * Builds a WebSocket error.
+
+   *
+   * @param code What went wrong.
+   * @param closeCode The close code the endpoint sends for it.
+   * @param message A human-readable description.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(code: ErrorCode, closeCode: number, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "WebSocketError";
+    this.code = code;
+    this.closeCode = closeCode;
+  }
+}
+
+/**
+ * An invalid opening handshake: the HTTP status (and headers) to answer
+ * with instead of `101 Switching Protocols`.
+ *
+ * @example
+ * ```ts
+ * import { HandshakeError, WebSocketUpgrade } from "@hybi/websocket";
+ * try {
+ *   new WebSocketUpgrade(new Request("http://x/"), null, async () => {});
+ * } catch (e) {
+ *   if (e instanceof HandshakeError) console.log(e.status, e.response().status); // 400 400
+ * }
+ * ```
+ */
+export class HandshakeError extends Error {
+  /** The stable machine-readable code. */
+  readonly code: ErrorCode;
+  /** The HTTP status to answer with. */
+  readonly status: number;
+  /** Extra response headers (for example `Sec-WebSocket-Version` with 426). */
+  readonly headers: Headers;
+
+  /**
+
+   * Builds a handshake error.
+
+   *
+   * @param code What went wrong.
+   * @param status The HTTP status to answer with.
+   * @param message The reason, also sent as the response body.
+   * @param headers Extra response headers.
+   */
+  constructor(code: ErrorCode, status: number, message: string, headers?: HeadersInit) {
+    super(message);
+    this.name = "HandshakeError";
+    this.code = code;
+    this.status = status;
+    this.headers = new Headers(headers);
+  }
+
+  /** A plain-text HTTP response that reports this error to the client. */
+  response(): Response {
+    const headers = new Headers(this.headers);
+    headers.set("content-type", "text/plain; charset=utf-8");
+    headers.set("connection", "close");
+    return new Response(this.message + "\n", { status: this.status, headers });
+  }
+}

@@ -1,0 +1,299 @@
+import { CloseCode } from "../close_reason.ts";
+import { ErrorCode, WebSocketError } from "../errors.ts";
+import { type Frame, frameOf } from "./frame.ts";
+import { applyMask } from "./mask.ts";
+
+/** Options of a {@linkcode FrameReader}. */
+export interface FrameReaderOptions {
+  /**
+   * Largest payload accepted, in bytes; a longer frame fails with 1009 as
+   * soon as its header is read. Default 64 MiB.
+   */
+  maxFrameSize?: number;
+  /**
+   * Which side reads: a `"server"` requires masked frames, a `"client"`
+   * rejects them. Default `"server"`.
+   */
+  role?: "server" | "client";
+  /**
+   * RSV bits claimed by negotiated extensions, as they sit in the first
+   * header byte (RSV1 = 0x40, RSV2 = 0x20, RSV3 = 0x10). Default 0.
+   */
+  allowedRsv?: number;
+}
+
+/** The default of {@linkcode FrameReaderOptions.maxFrameSize}: 64 MiB. */
+export const DEFAULT_MAX_FRAME_SIZE: number = 64 * 1024 * 1024;
+
+const EMPTY = new Uint8Array(0);
+// Payload buffers of frames split across reads grow by doubling from here,
+// so a peer that announces a huge frame and sends little reserves little.
+const FIRST_PAYLOAD_CAPACITY = 64 * 1024;
+
+/**
+ * An incremental WebSocket frame parser (RFC 6455 §5.2). It does no I/O:
+ * `push` hands it bytes, `read` returns each complete frame (or `null` when
+ * it needs more bytes) and throws a {@linkcode WebSocketError} carrying the
+ * close code to send when the peer breaks the protocol. Any chunking of the
+ * input, down to a byte per `push`, gives the same frames.
+ *
+ * Payloads are unmasked in place: a frame that lies whole in a pushed chunk
+ * is returned as a view of that chunk, so the chunk must not be reused by its
+ * producer. A frame split across chunks is gathered into one buffer.
+ *
+ * @example
+ * ```ts
+ * import { FrameReader } from "@hybi/websocket";
+ * const reader = new FrameReader({ role: "client" });
+ * reader.push(new Uint8Array([0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]));
+ * const frame = reader.read();
+ * console.log(frame?.readText()); // Hello
+ * console.log(reader.read()); // null
+ * ```
+ */
+export class FrameReader {
+  /** Largest payload accepted. */
+  readonly maxFrameSize: number;
+  #requireMask: boolean;
+  #allowedRsv: number;
+
+  #chunk: Uint8Array = EMPTY;
+  #pos = 0;
+  #error: WebSocketError | null = null;
+
+  // A header that straddles chunks is gathered here.
+  #head = new Uint8Array(14);
+  #headLen = 0;
+
+  // The frame whose payload is being received.
+  #inPayload = false;
+  #b0 = 0;
+  #masked = false;
+  #mask = new Uint8Array(4);
+  #length = 0;
+  #payload: Uint8Array = EMPTY;
+  #received = 0;
+
+  /**
+
+   * Builds a reader.
+
+   *
+
+   * @param options Limits, role and claimed RSV bits.
+
+   */
+  constructor(options: FrameReaderOptions = {}) {
+    this.maxFrameSize = options.maxFrameSize ?? DEFAULT_MAX_FRAME_SIZE;
+    this.#requireMask = (options.role ?? "server") === "server";
+    this.#allowedRsv = options.allowedRsv ?? 0;
+  }
+
+  /** RSV bits claimed by extensions (RSV1 = 0x40, RSV2 = 0x20, RSV3 = 0x10). */
+  get allowedRsv(): number {
+    return this.#allowedRsv;
+  }
+  set allowedRsv(bits: number) {
+    this.#allowedRsv = bits & 0x70;
+  }
+
+  /** Bytes pushed but not yet consumed by `read`. */
+  get buffered(): number {
+    return this.#chunk.length - this.#pos;
+  }
+
+  /**
+   * Hands the reader the next bytes of the stream. Bytes of an earlier chunk
+   * that `read` has not consumed yet are kept in front of them.
+   *
+   * @param chunk The next bytes; the reader may unmask them in place.
+   */
+  push(chunk: Uint8Array): void {
+    const rest = this.#chunk.length - this.#pos;
+    if (rest === 0) {
+      this.#chunk = chunk;
+    } else {
+      const joined = new Uint8Array(rest + chunk.length);
+      joined.set(this.#chunk.subarray(this.#pos));
+      joined.set(chunk, rest);
+      this.#chunk = joined;
+    }
+    this.#pos = 0;
+  }
+
+  /**
+   * Parses the next frame from the bytes pushed so far.
+   *
+   * @returns The frame, or `null` when the pushed bytes are all consumed and
+   *   no frame is complete.
+   * @throws {WebSocketError} When the peer broke the protocol; the reader
+   *   then stays failed and throws the same error again.
+   */
+  read(): Frame | null {
+    if (this.#error !== null) throw this.#error;
+    try {
+      return this.#inPayload ? this.#readPayload() : this.#readHeader();
+    } catch (e) {
+      if (e instanceof WebSocketError) {
+        this.#error = e;
+        this.#chunk = EMPTY;
+        this.#pos = 0;
+      }
+      throw e;
+    }
+  }
+
+  #readHeader(): Frame | null {
+    const chunk = this.#chunk;
+    let pos = this.#pos;
+    let src = chunk;
+    let at = pos;
+    const available = chunk.length - pos;
+    if (this.#headLen === 0 && available >= 2) {
+      const need = headerSize(chunk[pos + 1]);
+      if (available < need) return this.#gatherHeader();
+      pos += need;
+    } else {
+      if (!this.#gatherHeaderBytes()) return null;
+      src = this.#head;
+      at = 0;
+      pos = this.#pos;
+      this.#headLen = 0;
+    }
+    this.#pos = pos;
+
+    const b0 = src[at];
+    const b1 = src[at + 1];
+    const opcode = b0 & 0x0f;
+    if ((b0 & 0x70 & ~this.#allowedRsv) !== 0) {
+      throw protocolError(
+        ErrorCode.UnexpectedRsv,
+        `RSV bits 0x${(b0 & 0x70).toString(16)} set, no extension claimed them`,
+      );
+    }
+    if ((opcode > 0x2 && opcode < 0x8) || opcode > 0xa) {
+      throw protocolError(ErrorCode.InvalidOpcode, `reserved opcode ${opcode}`);
+    }
+    const masked = (b1 & 0x80) !== 0;
+    if (masked !== this.#requireMask) {
+      throw masked
+        ? protocolError(ErrorCode.UnexpectedMask, "a server's frames must not be masked")
+        : protocolError(ErrorCode.UnmaskedFrame, "a client's frames must be masked");
+    }
+    let length = b1 & 0x7f;
+    let next = at + 2;
+    if (length === 126) {
+      length = (src[next] << 8) | src[next + 1];
+      next += 2;
+    } else if (length === 127) {
+      const hi = ((src[next] << 24) | (src[next + 1] << 16) | (src[next + 2] << 8) | src[next + 3]) >>> 0;
+      const lo = ((src[next + 4] << 24) | (src[next + 5] << 16) | (src[next + 6] << 8) | src[next + 7]) >>> 0;
+      if (hi >= 0x80000000) {
+        throw protocolError(ErrorCode.InvalidLength, "64-bit payload length with the most significant bit set");
+      }
+      // Beyond 2^53 the exact value no longer matters: it exceeds any limit.
+      length = hi * 0x100000000 + lo;
+      next += 8;
+    }
+    if (opcode >= 0x8) {
+      if ((b0 & 0x80) === 0) {
+        throw protocolError(ErrorCode.FragmentedControlFrame, "control frames must not be fragmented");
+      }
+      if (length > 125) {
+        throw protocolError(ErrorCode.ControlFrameTooLong, `control frame of ${length} bytes (at most 125)`);
+      }
+    }
+    if (length > this.maxFrameSize) {
+      throw new WebSocketError(
+        ErrorCode.FrameTooBig,
+        CloseCode.MessageTooBig,
+        `frame of ${length} bytes exceeds maxFrameSize ${this.maxFrameSize}`,
+      );
+    }
+    if (masked) {
+      const m = this.#mask;
+      m[0] = src[next];
+      m[1] = src[next + 1];
+      m[2] = src[next + 2];
+      m[3] = src[next + 3];
+    }
+
+    this.#b0 = b0;
+    this.#masked = masked;
+    this.#length = length;
+    // Fast path: the whole payload is in this chunk; hand out a view of it.
+    if (chunk.length - pos >= length) {
+      const end = pos + length;
+      if (masked && length > 0) applyMask(chunk, pos, end, this.#mask, 0, 0);
+      this.#pos = end;
+      return this.#emit(length === 0 ? EMPTY : chunk.subarray(pos, end));
+    }
+    this.#inPayload = true;
+    this.#received = 0;
+    this.#payload = EMPTY;
+    return this.#readPayload();
+  }
+
+  /** Copies the partial header into `#head`; always returns null. */
+  #gatherHeader(): null {
+    this.#gatherHeaderBytes();
+    return null;
+  }
+
+  /** Moves header bytes from the chunk into `#head`; true once complete. */
+  #gatherHeaderBytes(): boolean {
+    const chunk = this.#chunk;
+    const head = this.#head;
+    let pos = this.#pos;
+    while (pos < chunk.length) {
+      const need = this.#headLen < 2 ? 2 : headerSize(head[1]);
+      if (this.#headLen >= need) break;
+      head[this.#headLen++] = chunk[pos++];
+    }
+    this.#pos = pos;
+    return this.#headLen >= 2 && this.#headLen >= headerSize(head[1]);
+  }
+
+  #readPayload(): Frame | null {
+    const chunk = this.#chunk;
+    const pos = this.#pos;
+    const want = this.#length - this.#received;
+    const take = Math.min(want, chunk.length - pos);
+    if (take > 0) {
+      const needed = this.#received + take;
+      if (needed > this.#payload.length) {
+        let capacity = Math.max(this.#payload.length * 2, FIRST_PAYLOAD_CAPACITY, needed);
+        if (capacity > this.#length) capacity = this.#length;
+        const grown = new Uint8Array(capacity);
+        grown.set(this.#payload.subarray(0, this.#received));
+        this.#payload = grown;
+      }
+      this.#payload.set(chunk.subarray(pos, pos + take), this.#received);
+      if (this.#masked) {
+        applyMask(this.#payload, this.#received, needed, this.#mask, 0, this.#received & 3);
+      }
+      this.#received = needed;
+      this.#pos = pos + take;
+    }
+    if (this.#received < this.#length) return null;
+    const data = this.#payload;
+    this.#payload = EMPTY;
+    this.#inPayload = false;
+    return this.#emit(data);
+  }
+
+  #emit(data: Uint8Array): Frame {
+    const b0 = this.#b0;
+    return frameOf(b0 & 0x0f, (b0 & 0x80) !== 0, data, (b0 & 0x40) !== 0, (b0 & 0x20) !== 0, (b0 & 0x10) !== 0);
+  }
+}
+
+/** Header size implied by the second header byte (mask bit + length code). */
+function headerSize(b1: number): number {
+  const code = b1 & 0x7f;
+  return 2 + (code === 126 ? 2 : code === 127 ? 8 : 0) + ((b1 & 0x80) !== 0 ? 4 : 0);
+}
+
+function protocolError(code: typeof ErrorCode[keyof typeof ErrorCode], message: string): WebSocketError {
+  return new WebSocketError(code, CloseCode.ProtocolError, message);
+}

@@ -1,0 +1,157 @@
+/**
+ * The queue behind a session's `incoming` stream: frames (or messages) the
+ * connection produced and the handler has not read yet, with backpressure
+ * towards the connection.
+ *
+ * @module
+ */
+
+const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+
+/** A FIFO of received items that the application reads asynchronously. */
+export class IncomingQueue<T> {
+  #items: (T | undefined)[] = [];
+  #head = 0;
+  #bytes = 0;
+  #waiter: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | null = null;
+  #ended = false;
+  #error: unknown = undefined;
+  #full = false;
+  #stream: ReadableStream<T> | null = null;
+  readonly #highWaterMark: number;
+  readonly #sizeOf: (item: T) => number;
+  readonly #onFull: () => void;
+  readonly #onRoom: () => void;
+
+  /**
+
+   * Builds an empty queue.
+
+   *
+   * @param highWaterMark Queued size at which `onFull` is called.
+   * @param sizeOf Size of one item.
+   * @param onFull Called when the queue reaches its high-water mark.
+   * @param onRoom Called when a full queue has drained to half of it.
+   */
+  constructor(highWaterMark: number, sizeOf: (item: T) => number, onFull: () => void, onRoom: () => void) {
+    this.#highWaterMark = highWaterMark;
+    this.#sizeOf = sizeOf;
+    this.#onFull = onFull;
+    this.#onRoom = onRoom;
+  }
+
+  /** Items queued and not read. */
+  get length(): number {
+    return this.#items.length - this.#head;
+  }
+
+  /** Whether no more items will be pushed. */
+  get ended(): boolean {
+    return this.#ended;
+  }
+
+  /** Adds an item, or hands it to a waiting reader. */
+  push(item: T): void {
+    if (this.#ended) return;
+    const w = this.#waiter;
+    if (w !== null) {
+      this.#waiter = null;
+      w.resolve({ done: false, value: item });
+      return;
+    }
+    this.#items.push(item);
+    this.#bytes += this.#sizeOf(item);
+    if (!this.#full && this.#bytes >= this.#highWaterMark) {
+      this.#full = true;
+      this.#onFull();
+    }
+  }
+
+  /** Ends the queue; readers get what is queued, then the end (or `error`). */
+  end(error?: unknown): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#error = error;
+    const w = this.#waiter;
+    if (w !== null && this.length === 0) {
+      this.#waiter = null;
+      if (error === undefined) w.resolve(DONE);
+      else w.reject(error);
+    }
+  }
+
+  /** The next item, waiting for one when the queue is empty. */
+  next(): Promise<IteratorResult<T>> {
+    if (this.#head < this.#items.length) {
+      const item = this.#items[this.#head] as T;
+      this.#items[this.#head++] = undefined;
+      if (this.#head === this.#items.length) {
+        this.#items.length = 0;
+        this.#head = 0;
+      }
+      this.#bytes -= this.#sizeOf(item);
+      if (this.#full && this.#bytes < this.#highWaterMark / 2) {
+        this.#full = false;
+        this.#onRoom();
+      }
+      return Promise.resolve({ done: false, value: item });
+    }
+    if (this.#ended) return this.#error === undefined ? Promise.resolve(DONE) : Promise.reject(this.#error);
+    if (this.#waiter !== null) return Promise.reject(new TypeError("only one read may be pending at a time"));
+    return new Promise((resolve, reject) => this.#waiter = { resolve, reject });
+  }
+
+  /**
+   * The queue as a `ReadableStream`. Iterating it with `for await` reads the
+   * queue directly instead of through the stream's machinery (a promise
+   * chain per chunk), and leaving the loop early does not cancel the session:
+   * frames that arrive later wait for the next reader.
+   */
+  stream(): ReadableStream<T> {
+    if (this.#stream !== null) return this.#stream;
+    const stream = new ReadableStream<T>({
+      pull: async (controller) => {
+        try {
+          const r = await this.next();
+          if (r.done) controller.close();
+          else controller.enqueue(r.value);
+        } catch (e) {
+          controller.error(e);
+        }
+      },
+    }, { highWaterMark: 0 });
+    const iterate = (): AsyncIterableIterator<T> => {
+      const lock = stream.getReader();
+      let released = false;
+      const release = () => {
+        if (!released) {
+          released = true;
+          lock.releaseLock();
+        }
+      };
+      const iterator: AsyncIterableIterator<T> = {
+        next: () => {
+          if (released) return Promise.resolve(DONE);
+          if (this.length > 0) return this.next();
+          const r = this.next();
+          r.then((x) => {
+            if (x.done) release();
+          }, release);
+          return r;
+        },
+        return: (value?: unknown) => {
+          release();
+          return Promise.resolve({ done: true, value: value as undefined });
+        },
+        [Symbol.asyncIterator]() {
+          return iterator;
+        },
+      };
+      return iterator;
+    };
+    Object.defineProperty(stream, Symbol.asyncIterator, { value: iterate, configurable: true, writable: true });
+    Object.defineProperty(stream, "values", { value: iterate, configurable: true, writable: true });
+    this.#stream = stream;
+    return stream;
+  }
+}

@@ -1,0 +1,200 @@
+import { ErrorCode, HandshakeError, WebSocketError } from "./errors.ts";
+import type { WebSocketExtension } from "./extensions/extension.ts";
+import { computeAccept, validateHandshake } from "./handshake.ts";
+import { Job } from "./job.ts";
+import { Connection } from "./session/connection.ts";
+import { createRawSession, type RawWebSocketSession } from "./session/raw_session.ts";
+import { StreamTransport, TRANSPORT, type Transport } from "./transport.ts";
+
+/**
+ * The engine's or the application's context for one upgrade, in place of
+ * Ktor's coroutine contexts: aborting either signal ends the session's job.
+ */
+export interface UpgradeContext {
+  /** Aborting it drops the connection and ends the job. */
+  readonly signal?: AbortSignal;
+}
+
+/** Limits and hooks of a {@linkcode WebSocketUpgrade}. */
+export interface WebSocketUpgradeOptions {
+  /** Largest incoming frame payload, in bytes; a longer frame closes with 1009. Default 64 MiB. */
+  maxFrameSize?: number;
+  /** Queued outgoing bytes above which `send` waits for the peer. Default 1 MiB. */
+  writeHighWaterMark?: number;
+  /**
+   * Milliseconds to wait for the peer to close its side once ours is closed,
+   * before dropping the connection. Default 5000.
+   */
+  closeTimeout?: number;
+  /**
+   * Receives errors thrown by the handler (other than those that only
+   * report the connection's own end). Default: `console.error`.
+   */
+  onError?: (error: unknown) => void;
+}
+
+/** A handler of a RAW session; its return ends the session. */
+export type RawSessionHandler = (session: RawWebSocketSession) => Promise<void> | void;
+
+function reportToConsole(error: unknown): void {
+  console.error("hybi: the WebSocket handler failed:", error);
+}
+
+/**
+ * The answer to a WebSocket opening handshake, as Ktor's `WebSocketUpgrade`:
+ * a `101 Switching Protocols` response (`status`, `headers`) whose
+ * `upgrade()` the engine calls with the connection's byte streams once it
+ * has written that response. `upgrade()` runs `handle` on a RAW session.
+ *
+ * Building one validates the request (RFC 6455 §4.2.1) and computes
+ * `Sec-WebSocket-Accept` synchronously; an invalid request throws a
+ * {@linkcode HandshakeError} whose `response()` is the answer to send.
+ *
+ * @example
+ * ```ts
+ * import { WebSocketUpgrade } from "@hybi/websocket";
+ * const upgrade = new WebSocketUpgrade(
+ *   new Request("http://x/", {
+ *     headers: {
+ *       upgrade: "websocket",
+ *       connection: "Upgrade",
+ *       "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+ *       "sec-websocket-version": "13",
+ *     },
+ *   }),
+ *   null,
+ *   async (session) => {
+ *     for await (const frame of session.incoming) await session.send(frame);
+ *   },
+ * );
+ * console.log(upgrade.status, upgrade.headers.get("sec-websocket-accept"));
+ * // 101 s3pPLMBiTxaQ9kYGzzhZRbK+xOo=
+ * ```
+ */
+export class WebSocketUpgrade {
+  /** Always 101 Switching Protocols. */
+  readonly status: 101 = 101;
+  /** The response headers: `Upgrade`, `Connection`, `Sec-WebSocket-Accept`, and the negotiated protocol. */
+  readonly headers: Headers;
+  /** The opening handshake request. */
+  readonly request: Request;
+  /** The chosen subprotocol, or `null`. */
+  readonly protocol: string | null;
+  /** The handler run on the RAW session. */
+  readonly handle: RawSessionHandler;
+  /** The negotiated extensions. */
+  readonly extensions: readonly WebSocketExtension[];
+  readonly #options: WebSocketUpgradeOptions;
+  #upgraded = false;
+
+  /**
+
+   * Validates the handshake and prepares the 101 response.
+
+   *
+   * @param request The opening handshake request.
+   * @param protocol The subprotocol to speak; it must be one the client offered.
+   * @param handle Runs the session; the session ends when it returns.
+   * @param options Limits and hooks.
+   * @throws {HandshakeError} When the request is not a valid opening handshake.
+   */
+  constructor(
+    request: Request,
+    protocol: string | null,
+    handle: RawSessionHandler,
+    options: WebSocketUpgradeOptions = {},
+  ) {
+    const offer = validateHandshake(request);
+    if (protocol !== null && !offer.protocols.includes(protocol)) {
+      throw new HandshakeError(
+        ErrorCode.BadHandshake,
+        400,
+        `the client did not offer the subprotocol "${protocol}"`,
+      );
+    }
+    this.request = request;
+    this.protocol = protocol;
+    this.handle = handle;
+    this.extensions = [];
+    this.#options = options;
+    const headers = new Headers();
+    headers.set("upgrade", "websocket");
+    headers.set("connection", "Upgrade");
+    headers.set("sec-websocket-accept", computeAccept(offer.key));
+    if (protocol !== null) headers.set("sec-websocket-protocol", protocol);
+    this.headers = headers;
+  }
+
+  /** The request, under Ktor's name. */
+  get call(): Request {
+    return this.request;
+  }
+
+  /**
+   * Starts the session over the connection's byte streams; called by the
+   * engine after it wrote the 101 response. The job ends when `handle`
+   * returns or throws, when the input ends, or when a context's signal
+   * aborts; then the output is closed (or aborted when the handler threw)
+   * and nothing is left pending.
+   *
+   * @param input Bytes from the client (after the request head).
+   * @param output Bytes to the client.
+   * @param engineContext The engine's context; its signal aborts on shutdown.
+   * @param userContext The application's context.
+   * @returns The session's job.
+   */
+  upgrade(
+    input: ReadableStream<Uint8Array>,
+    output: WritableStream<Uint8Array>,
+    engineContext: UpgradeContext = {},
+    userContext: UpgradeContext = {},
+  ): Job {
+    if (this.#upgraded) throw new TypeError("upgrade() may be called once");
+    this.#upgraded = true;
+    const options = this.#options;
+    const native = (input as { [TRANSPORT]?: Transport })[TRANSPORT];
+    const transport = native !== undefined && native === (output as { [TRANSPORT]?: Transport })[TRANSPORT]
+      ? native
+      : new StreamTransport(input, output, options.writeHighWaterMark);
+    const connection = new Connection(transport, {
+      maxFrameSize: options.maxFrameSize,
+      writeHighWaterMark: options.writeHighWaterMark,
+      lingerTimeout: options.closeTimeout,
+    });
+    const session = createRawSession(connection, this.protocol, this.extensions);
+    const onError = options.onError ?? reportToConsole;
+
+    const signals = [engineContext.signal, userContext.signal].filter((s): s is AbortSignal => s !== undefined);
+    const onAbort = (event: Event) => connection.destroy((event.target as AbortSignal).reason);
+    for (const s of signals) {
+      if (s.aborted) connection.destroy(s.reason);
+      else s.addEventListener("abort", onAbort, { once: true });
+    }
+    connection.finished.then(() => {
+      for (const s of signals) s.removeEventListener("abort", onAbort);
+    });
+
+    const handle = this.handle;
+    Promise.resolve()
+      .then(() => handle(session))
+      .then(
+        () => {
+          connection.discardInput();
+          connection.endOutput();
+        },
+        (error) => {
+          // An error that only reports the session's own end is not the handler's fault.
+          if (!(error instanceof WebSocketError && !connection.writable)) {
+            try {
+              onError(error);
+            } catch {
+              // A failing reporter must not take the engine down.
+            }
+          }
+          if (connection.writable) connection.destroy(error);
+          else connection.endOutput();
+        },
+      );
+    return new Job(connection.finished, (reason) => connection.destroy(reason));
+  }
+}

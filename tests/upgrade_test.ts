@@ -1,0 +1,275 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  CloseCode,
+  CloseReason,
+  ErrorCode,
+  Frame,
+  type RawWebSocketSession,
+  WebSocketError,
+  WebSocketUpgrade,
+  type WebSocketUpgradeOptions,
+} from "../mod.ts";
+import { delay, hex, pipe, upgradeRequest } from "./_helpers/client.ts";
+
+function start(
+  handle: (s: RawWebSocketSession) => Promise<void> | void,
+  options: WebSocketUpgradeOptions = {},
+  contexts: { engine?: AbortSignal; user?: AbortSignal } = {},
+) {
+  const p = pipe();
+  const upgrade = new WebSocketUpgrade(upgradeRequest(), null, handle, options);
+  const job = upgrade.upgrade(p.input, p.output, { signal: contexts.engine }, { signal: contexts.user });
+  return { ...p, job };
+}
+
+async function echo(session: RawWebSocketSession): Promise<void> {
+  for await (const frame of session.incoming) {
+    if (frame instanceof Frame.Close) {
+      await session.send(frame);
+      return;
+    }
+    await session.send(frame);
+  }
+}
+
+test("an in-memory client and a RAW echo exchange text, binary, fragments, ping and close", async () => {
+  const { client, job } = start(echo);
+  assert.equal(job.isActive, true);
+  await client.send(new Frame.Text("héllo"));
+  const text = await client.next();
+  assert.ok(text instanceof Frame.Text);
+  assert.equal(text.readText(), "héllo");
+
+  const bytes = new Uint8Array(70_000).map((_, i) => i & 255);
+  await client.send(new Frame.Binary(bytes));
+  const bin = await client.next();
+  assert.ok(bin instanceof Frame.Binary);
+  assert.deepEqual(bin.data, bytes);
+
+  // RAW: fragments and pings come through as they are; no reassembly, no auto-pong.
+  await client.send(new Frame.Text("ab", false), new Frame.Ping(hex("01 02")), new Frame.Continuation(hex("63"), true));
+  const got = [await client.next(), await client.next(), await client.next()];
+  assert.ok(got[0] instanceof Frame.Text && got[0].fin === false);
+  assert.ok(got[1] instanceof Frame.Ping);
+  assert.deepEqual(got[1].data, hex("01 02"));
+  assert.ok(got[2] instanceof Frame.Continuation && got[2].fin);
+
+  await client.send(new Frame.Close(new CloseReason(CloseCode.Normal, "done")));
+  const close = await client.next();
+  assert.ok(close instanceof Frame.Close);
+  assert.equal(close.readReason()?.code, 1000);
+  assert.equal(close.readReason()?.message, "done");
+  // The handler returned: the server ends its output, then the client ends its own.
+  assert.equal(await client.next(), null);
+  await client.end();
+  await job;
+  assert.equal(job.isActive, false);
+  assert.equal(job.isCancelled, false);
+});
+
+test("a protocol violation closes with its code and the handler sees the error after earlier frames", async () => {
+  let seen: Frame[] = [];
+  let failure: unknown;
+  const { client, job } = start(async (session) => {
+    try {
+      for await (const f of session.incoming) seen.push(f);
+    } catch (e) {
+      failure = e;
+    }
+  });
+  await client.send(new Frame.Text("first"));
+  await client.sendBytes(hex("81 05 48 65 6c 6c 6f")); // unmasked
+  const close = await client.next();
+  assert.ok(close instanceof Frame.Close);
+  assert.equal(close.readReason()?.code, CloseCode.ProtocolError);
+  assert.equal(await client.next(), null, "the server closes after the close frame");
+  await client.end();
+  await job;
+  assert.deepEqual(seen.map((f) => f.readText()), ["first"]);
+  assert.ok(failure instanceof WebSocketError);
+  assert.equal(failure.code, ErrorCode.UnmaskedFrame);
+  assert.equal(failure.closeCode, 1002);
+  seen = [];
+});
+
+test("a frame over maxFrameSize closes with 1009", async () => {
+  const { client, job } = start(echo, { maxFrameSize: 1024 });
+  await client.send(new Frame.Binary(new Uint8Array(1025)));
+  const close = await client.next();
+  assert.ok(close instanceof Frame.Close);
+  assert.equal(close.readReason()?.code, CloseCode.MessageTooBig);
+  await client.end();
+  await job;
+});
+
+for (const which of ["engine", "user", "job"] as const) {
+  test(`cancelling through the ${which} context ends the job and aborts the output`, async () => {
+    const controller = new AbortController();
+    let sessionSignal: AbortSignal | undefined;
+    const { client, job } = start(
+      async (session) => {
+        sessionSignal = session.signal;
+        for await (const _ of session.incoming) { /* wait */ }
+      },
+      {},
+      which === "engine" ? { engine: controller.signal } : which === "user" ? { user: controller.signal } : {},
+    );
+    await client.send(new Frame.Text("x"));
+    await delay(10);
+    const reason = new Error("stop");
+    if (which === "job") job.cancel(reason);
+    else controller.abort(reason);
+    await job;
+    assert.equal(job.isActive, false);
+    assert.equal(sessionSignal?.aborted, true);
+    assert.equal(job.signal.aborted, true);
+    if (which === "job") {
+      assert.equal(job.isCancelled, true);
+      assert.equal(job.signal.reason, reason);
+    }
+    await assert.rejects(client.next());
+  });
+}
+
+test("an already-aborted signal ends the job at once", async () => {
+  const { job } = start(
+    async (s) => {
+      for await (const _ of s.incoming) { /* wait */ }
+    },
+    {},
+    { user: AbortSignal.abort() },
+  );
+  await job;
+  assert.equal(job.isActive, false);
+});
+
+test("a handler that throws is reported and the output is aborted", async () => {
+  const errors: unknown[] = [];
+  const boom = new Error("boom");
+  const { client, job } = start(() => {
+    throw boom;
+  }, { onError: (e) => errors.push(e) });
+  await job;
+  assert.deepEqual(errors, [boom]);
+  await assert.rejects(client.next());
+});
+
+test("a peer that disconnects mid-frame ends the session and the job", async () => {
+  let ended = false;
+  const { client, job } = start(async (session) => {
+    for await (const _ of session.incoming) { /* nothing arrives whole */ }
+    ended = true;
+  });
+  await client.sendBytes(hex("82 fe 01 00 01 02 03 04 05 06")); // 256 bytes announced, 2 sent
+  await client.end();
+  await job;
+  assert.equal(ended, true);
+});
+
+test("a peer whose transport fails ends the session with ConnectionLost", async () => {
+  let failure: unknown;
+  const { client, job } = start(async (session) => {
+    try {
+      for await (const _ of session.incoming) { /* wait */ }
+    } catch (e) {
+      failure = e;
+    }
+  });
+  await client.sendBytes(hex("82 85 01 02"));
+  await client.abort(new Error("reset"));
+  await job;
+  assert.ok(failure instanceof WebSocketError);
+  assert.equal(failure.code, ErrorCode.ConnectionLost);
+});
+
+test("send waits while the peer does not read, and resumes when it does", async () => {
+  let sent = 0;
+  let done = false;
+  const chunk = new Uint8Array(256 * 1024);
+  const { client, job } = start(async (session) => {
+    for (let i = 0; i < 16; i++) {
+      await session.send(new Frame.Binary(chunk));
+      sent++;
+    }
+    done = true;
+  }, { writeHighWaterMark: 1024 * 1024 });
+  await delay(50);
+  assert.ok(sent < 16, `sent ${sent} frames of 256 KiB to a peer that reads nothing`);
+  assert.equal(done, false);
+  let frames = 0;
+  for (let f = await client.next(); f !== null; f = await client.next()) frames++;
+  assert.equal(frames, 16);
+  assert.equal(done, true);
+  await client.end();
+  await job;
+});
+
+test("sending after a close frame or after the end rejects with SessionClosed, never unhandled", async () => {
+  let session!: RawWebSocketSession;
+  const { client, job } = start(async (s) => {
+    session = s;
+    await s.close(new CloseReason(CloseCode.GoingAway, "bye"));
+    await assert.rejects(
+      s.send(new Frame.Text("late")),
+      (e: unknown) => e instanceof WebSocketError && e.code === ErrorCode.SessionClosed,
+    );
+  });
+  const close = await client.next();
+  assert.ok(close instanceof Frame.Close);
+  assert.equal(close.readReason()?.code, 1001);
+  await client.end();
+  await job;
+  // Fire and forget after the end: the rejection is marked handled.
+  void session.send(new Frame.Text("after the end"));
+  await assert.rejects(session.send(new Frame.Text("after the end")));
+});
+
+test("incoming as a plain ReadableStream reader, and outgoing as a WritableStream", async () => {
+  const { client, job } = start(async (session) => {
+    const reader = session.incoming.getReader();
+    const writer = session.outgoing.getWriter();
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done || value instanceof Frame.Close) break;
+      await writer.write(value);
+    }
+    await writer.close();
+  });
+  await client.send(new Frame.Text("one"), new Frame.Text("two"));
+  assert.equal((await client.next())?.readText(), "one");
+  assert.equal((await client.next())?.readText(), "two");
+  await client.send(new Frame.Close());
+  assert.equal(await client.next(), null);
+  await client.end();
+  await job;
+});
+
+test("breaking out of for-await keeps the session: a second loop gets the later frames", async () => {
+  const { client, job } = start(async (session) => {
+    for await (const f of session.incoming) {
+      await session.send(new Frame.Text("first:" + f.readText()));
+      break;
+    }
+    for await (const f of session.incoming) {
+      if (f instanceof Frame.Close) return;
+      await session.send(new Frame.Text("second:" + f.readText()));
+    }
+  });
+  await client.send(new Frame.Text("a"));
+  assert.equal((await client.next())?.readText(), "first:a");
+  await client.send(new Frame.Text("b"));
+  assert.equal((await client.next())?.readText(), "second:b");
+  await client.send(new Frame.Close());
+  assert.equal(await client.next(), null);
+  await client.end();
+  await job;
+});
+
+test("upgrade() may be called only once", () => {
+  const p = pipe();
+  const upgrade = new WebSocketUpgrade(upgradeRequest(), null, () => {});
+  const job = upgrade.upgrade(p.input, p.output);
+  assert.throws(() => upgrade.upgrade(p.input, p.output), TypeError);
+  job.cancel();
+});
