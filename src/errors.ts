@@ -47,6 +47,8 @@ export const ErrorCode: {
   readonly Timeout: "WS_ERR_TIMEOUT";
   /** The session is closed; nothing more can be sent. */
   readonly SessionClosed: "WS_ERR_SESSION_CLOSED";
+  /** An unexpected failure inside hybi or the application's handler. */
+  readonly InternalError: "WS_ERR_INTERNAL";
   /** Outgoing bytes queued beyond the configured limit. */
   readonly SendQueueFull: "WS_ERR_SEND_QUEUE_FULL";
   /** The peer closed the transport without a close handshake. */
@@ -73,6 +75,7 @@ export const ErrorCode: {
   InvalidCompressedData: "WS_ERR_INVALID_COMPRESSED_DATA",
   Timeout: "WS_ERR_TIMEOUT",
   SessionClosed: "WS_ERR_SESSION_CLOSED",
+  InternalError: "WS_ERR_INTERNAL",
   SendQueueFull: "WS_ERR_SEND_QUEUE_FULL",
   ConnectionLost: "WS_ERR_CONNECTION_LOST",
   BadHandshake: "WS_ERR_BAD_HANDSHAKE",

@@ -1,3 +1,4 @@
+import { CloseCode, CloseReason } from "./close_reason.ts";
 import { ErrorCode, HandshakeError, WebSocketError } from "./errors.ts";
 import type { WebSocketExtension } from "./extensions/extension.ts";
 import { computeAccept, validateHandshake } from "./handshake.ts";
@@ -22,8 +23,9 @@ export interface WebSocketUpgradeOptions {
   /** Queued outgoing bytes above which `send` waits for the peer. Default 1 MiB. */
   writeHighWaterMark?: number;
   /**
-   * Milliseconds to wait for the peer to close its side once ours is closed,
-   * before dropping the connection. Default 5000.
+   * Milliseconds to wait for the peer's close frame after ours, and for the
+   * peer to close the transport once our side is done, before dropping the
+   * connection. Default 5000.
    */
   closeTimeout?: number;
   /**
@@ -135,7 +137,9 @@ export class WebSocketUpgrade {
    * engine after it wrote the 101 response. The job ends when `handle`
    * returns or throws, when the input ends, or when a context's signal
    * aborts; then the output is closed (or aborted when the handler threw)
-   * and nothing is left pending.
+   * and nothing is left pending. An aborted context closes the session with
+   * 1001 Going Away and gives the peer `closeTimeout` to answer;
+   * `job.cancel()` drops the connection at once.
    *
    * @param input Bytes from the client (after the request head).
    * @param output Bytes to the client.
@@ -159,19 +163,21 @@ export class WebSocketUpgrade {
     const connection = new Connection(transport, {
       maxFrameSize: options.maxFrameSize,
       writeHighWaterMark: options.writeHighWaterMark,
-      lingerTimeout: options.closeTimeout,
+      closeTimeout: options.closeTimeout,
     });
     const session = createRawSession(connection, this.protocol, this.extensions);
     const onError = options.onError ?? reportToConsole;
 
     const signals = [engineContext.signal, userContext.signal].filter((s): s is AbortSignal => s !== undefined);
-    const onAbort = (event: Event) => connection.destroy((event.target as AbortSignal).reason);
+    // An aborted context closes with 1001 Going Away and waits, up to the
+    // close timeout, for the peer's answer; `job.cancel()` drops at once.
+    const goAway = () => connection.close(new CloseReason(CloseCode.GoingAway, ""));
     for (const s of signals) {
-      if (s.aborted) connection.destroy(s.reason);
-      else s.addEventListener("abort", onAbort, { once: true });
+      if (s.aborted) goAway();
+      else s.addEventListener("abort", goAway, { once: true });
     }
     connection.finished.then(() => {
-      for (const s of signals) s.removeEventListener("abort", onAbort);
+      for (const s of signals) s.removeEventListener("abort", goAway);
     });
 
     const handle = this.handle;

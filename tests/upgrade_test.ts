@@ -103,43 +103,73 @@ test("a frame over maxFrameSize closes with 1009", async () => {
   await job;
 });
 
-for (const which of ["engine", "user", "job"] as const) {
-  test(`cancelling through the ${which} context ends the job and aborts the output`, async () => {
+for (const which of ["engine", "user"] as const) {
+  test(`aborting the ${which} context closes with 1001, waits for the peer's close, and ends the job`, async () => {
     const controller = new AbortController();
     let sessionSignal: AbortSignal | undefined;
+    const frames: Frame[] = [];
     const { client, job } = start(
       async (session) => {
         sessionSignal = session.signal;
-        for await (const _ of session.incoming) { /* wait */ }
+        for await (const f of session.incoming) frames.push(f);
       },
       {},
-      which === "engine" ? { engine: controller.signal } : which === "user" ? { user: controller.signal } : {},
+      which === "engine" ? { engine: controller.signal } : { user: controller.signal },
     );
     await client.send(new Frame.Text("x"));
     await delay(10);
-    const reason = new Error("stop");
-    if (which === "job") job.cancel(reason);
-    else controller.abort(reason);
+    controller.abort(new Error("shutdown"));
+    const close = await client.next();
+    assert.ok(close instanceof Frame.Close);
+    assert.equal(close.readReason()?.code, CloseCode.GoingAway);
+    assert.equal(job.isActive, true, "the job waits for the close handshake");
+    await client.send(new Frame.Close(new CloseReason(CloseCode.GoingAway)));
+    assert.equal(await client.next(), null, "the server closes the transport after the handshake");
+    await client.end();
     await job;
     assert.equal(job.isActive, false);
     assert.equal(sessionSignal?.aborted, true);
     assert.equal(job.signal.aborted, true);
-    if (which === "job") {
-      assert.equal(job.isCancelled, true);
-      assert.equal(job.signal.reason, reason);
-    }
-    await assert.rejects(client.next());
+    assert.deepEqual(frames.map((f) => f.constructor), [Frame.Text, Frame.Close]);
   });
 }
 
-test("an already-aborted signal ends the job at once", async () => {
-  const { job } = start(
-    async (s) => {
-      for await (const _ of s.incoming) { /* wait */ }
-    },
-    {},
-    { user: AbortSignal.abort() },
-  );
+test("an aborted context with a silent peer drops the connection after closeTimeout", async () => {
+  const controller = new AbortController();
+  const { client, job } = start(async (s) => {
+    for await (const _ of s.incoming) { /* wait */ }
+  }, { closeTimeout: 50 }, { engine: controller.signal });
+  controller.abort();
+  assert.ok((await client.next()) instanceof Frame.Close);
+  await job;
+  await assert.rejects(client.next());
+});
+
+test("job.cancel() drops the connection at once", async () => {
+  let sessionSignal: AbortSignal | undefined;
+  const { client, job } = start(async (session) => {
+    sessionSignal = session.signal;
+    for await (const _ of session.incoming) { /* wait */ }
+  });
+  await client.send(new Frame.Text("x"));
+  await delay(10);
+  const reason = new Error("stop");
+  job.cancel(reason);
+  await job;
+  assert.equal(job.isCancelled, true);
+  assert.equal(job.signal.reason, reason);
+  assert.equal(sessionSignal?.aborted, true);
+  await assert.rejects(client.next());
+});
+
+test("an already-aborted signal starts the close handshake at once", async () => {
+  const { client, job } = start(async (s) => {
+    for await (const _ of s.incoming) { /* wait */ }
+  }, {}, { user: AbortSignal.abort() });
+  const close = await client.next();
+  assert.equal((close as InstanceType<typeof Frame.Close>).readReason()?.code, CloseCode.GoingAway);
+  await client.send(new Frame.Close());
+  await client.end();
   await job;
   assert.equal(job.isActive, false);
 });

@@ -34,15 +34,19 @@ export interface ConnectionOptions {
   allowedRsv?: number;
   /** Queued outgoing bytes above which `send` waits. */
   writeHighWaterMark?: number;
-  /** How long, after our side is done, to wait for the peer to close the transport. */
-  lingerTimeout?: number;
+  /**
+   * Milliseconds to wait for the peer's close frame after ours, and for the
+   * peer to close the transport after our side is done, before dropping it.
+   */
+  closeTimeout?: number;
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
 const BATCH_INITIAL = 16 * 1024;
 // Payloads this big are written as their own chunk rather than copied into the batch.
 const DIRECT_WRITE_THRESHOLD = 16 * 1024;
-const DEFAULT_LINGER_TIMEOUT = 5000;
+/** Default of {@linkcode ConnectionOptions.closeTimeout}. */
+export const DEFAULT_CLOSE_TIMEOUT = 5000;
 
 /** Connection states, in order. */
 const OPEN = 0, OUTPUT_ENDED = 1, FINISHED = 2;
@@ -54,7 +58,7 @@ export class Connection {
   readonly #transport: Transport;
   readonly #controller = new AbortController();
   readonly #highWaterMark: number;
-  readonly #lingerTimeout: number;
+  readonly #closeTimeout: number;
   #handler: ConnectionHandler | null = null;
 
   #state = OPEN;
@@ -63,7 +67,8 @@ export class Connection {
   #dispatching = false;
   #discardInput = false;
   #closeSent = false;
-  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  #closeReceived = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
   #drainWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
 
   #batch = new Uint8Array(BATCH_INITIAL);
@@ -83,7 +88,7 @@ export class Connection {
     this.reader = new FrameReader({ maxFrameSize: options.maxFrameSize, role, allowedRsv: options.allowedRsv });
     this.writer = new FrameWriter({ masking: role === "client" });
     this.#highWaterMark = options.writeHighWaterMark ?? DEFAULT_WRITE_HIGH_WATER_MARK;
-    this.#lingerTimeout = options.lingerTimeout ?? DEFAULT_LINGER_TIMEOUT;
+    this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.#finished = new Promise((resolve) => this.#resolveFinished = resolve);
   }
 
@@ -105,6 +110,11 @@ export class Connection {
   /** Whether a close frame has been sent. */
   get closeSent(): boolean {
     return this.#closeSent;
+  }
+
+  /** Whether the peer's close frame has arrived. */
+  get closeReceived(): boolean {
+    return this.#closeReceived;
   }
 
   /** Whether the input has ended. */
@@ -154,10 +164,21 @@ export class Connection {
       while (!this.#paused && !this.#discardInput) {
         const frame = this.reader.read();
         if (frame === null) break;
+        if (frame.opcode === 0x8) {
+          // Nothing may follow a close frame (RFC 6455 §5.5.1).
+          this.#closeReceived = true;
+          this.#discardInput = true;
+          this.#handler!.frame(frame);
+          if (this.#closeSent) this.endOutput();
+          break;
+        }
         this.#handler!.frame(frame);
       }
-    } catch (error) {
-      if (!(error instanceof WebSocketError)) throw error;
+    } catch (thrown) {
+      // The session above may throw a WebSocketError to fail the connection.
+      const error = thrown instanceof WebSocketError
+        ? thrown
+        : new WebSocketError(ErrorCode.InternalError, CloseCode.InternalError, "internal error", { cause: thrown });
       this.#discardInput = true;
       this.#handler!.protocolError(error);
       this.fail(error);
@@ -187,8 +208,16 @@ export class Connection {
    */
   send(frame: Frame): Promise<void> {
     if (this.#state !== OPEN || this.#closeSent) return rejected(closedError());
-    if (frame.opcode === 0x8) this.#closeSent = true;
     this.#enqueue(frame);
+    if (frame.opcode === 0x8) {
+      this.#closeSent = true;
+      if (this.#closeReceived) {
+        this.endOutput();
+        return RESOLVED;
+      }
+      // Our close opens the handshake: the peer has closeTimeout to answer.
+      this.#startTimer();
+    }
     if (this.bufferedAmount < this.#highWaterMark) return RESOLVED;
     const waiting = new Promise<void>((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
     waiting.catch(() => {});
@@ -255,9 +284,22 @@ export class Connection {
     this.#state = OUTPUT_ENDED;
     this.#transport.end();
     this.#rejectWaiters();
-    if (!this.#finishIfDone()) {
-      this.#lingerTimer = setTimeout(() => this.destroy(), this.#lingerTimeout);
-    }
+    if (!this.#finishIfDone()) this.#startTimer();
+  }
+
+  /**
+   * Starts the close handshake with `reason` unless a close frame was sent
+   * already; the connection is dropped if the peer does not answer within
+   * the close timeout.
+   */
+  close(reason: CloseReason): void {
+    if (this.writable) void this.send(new CloseFrame(reason));
+  }
+
+  /** (Re)starts the timer that drops a connection whose peer stopped answering. */
+  #startTimer(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => this.destroy(), this.#closeTimeout);
   }
 
   /**
@@ -272,6 +314,7 @@ export class Connection {
       this.#closeSent = true;
       this.#enqueue(new CloseFrame(new CloseReason(error.closeCode, truncateUtf8(error.message, 123))));
     }
+    // Failing does not wait for the peer's close frame (RFC 6455 §7.1.7).
     this.endOutput();
   }
 
@@ -306,7 +349,7 @@ export class Connection {
     if (this.#state === FINISHED) return;
     this.#state = FINISHED;
     this.#batchLength = 0;
-    if (this.#lingerTimer !== undefined) clearTimeout(this.#lingerTimer);
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#rejectWaiters();
     this.#controller.abort(
       new WebSocketError(ErrorCode.SessionClosed, CloseCode.ClosedAbnormally, "the connection is finished"),
