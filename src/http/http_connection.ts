@@ -1,0 +1,771 @@
+/**
+ * One HTTP/1.1 connection, runtime-independent: reads request heads and
+ * bodies from a {@linkcode SocketTransport}, calls the handler, writes the
+ * responses in order (keep-alive, pipelining), and hands the socket over to
+ * a WebSocket session when the handler returns a `WebSocketUpgrade`.
+ *
+ * @module
+ */
+import { HandshakeError } from "../errors.ts";
+import { hasToken } from "../handshake.ts";
+import type { Job } from "../job.ts";
+import { WebSocketUpgrade } from "../upgrade.ts";
+import { BodyDecoder } from "./body_decoder.ts";
+import { type RequestHead, RequestHeadParser } from "./head_parser.ts";
+import { HttpError } from "./http_error.ts";
+import type { ResolvedHttpOptions } from "./options.ts";
+import { interpretHead, type RequestFraming } from "./request_framing.ts";
+import {
+  chunkEnd,
+  encodeChunk,
+  encodeChunkSize,
+  encodeHead,
+  errorResponse,
+  lastChunk,
+  type ResponseFraming,
+  responseHead,
+  switchingProtocolsHead,
+} from "./response_head.ts";
+import type { ServeHandler, ServeHandlerInfo } from "./serve_types.ts";
+import type { SocketTransport } from "./socket_transport.ts";
+import { transportStreams } from "./transport_streams.ts";
+import { UpgradedTransport } from "./upgraded_transport.ts";
+
+/** What a connection needs from the server it belongs to. */
+export interface ConnectionContext {
+  readonly handler: ServeHandler;
+  readonly options: ResolvedHttpOptions;
+  readonly info: ServeHandlerInfo;
+  /** `"http"` or `"https"`: the scheme of request URLs. */
+  readonly scheme: string;
+  /** The authority of request URLs when an HTTP/1.0 request has no `Host`. */
+  readonly defaultAuthority: string;
+  /** The engine context's signal passed to `upgrade()`; aborts on shutdown. */
+  readonly engineSignal: AbortSignal;
+  /** Reports handler and internal failures. */
+  onError(error: unknown): void;
+  /** A WebSocket session started on this connection. */
+  onJob(job: Job): void;
+}
+
+// Connection states.
+const READ_HEAD = 0, // waiting for (the rest of) a request head
+  READ_BODY = 1, // a request body is arriving (the response may be done already)
+  BUSY = 2, // the request is read; its response is being produced
+  CLOSING = 3, // our output is ended; waiting for the peer to close
+  UPGRADED = 4, // the socket belongs to a WebSocket session
+  CLOSED = 5;
+
+/** Request-body bytes queued for the handler above which the socket stops being read. */
+const BODY_HIGH_WATER_MARK = 64 * 1024;
+/** Response bytes gathered before deciding on Content-Length or chunked. */
+const BUFFER_LIMIT = 64 * 1024;
+/** Largest head + body written as one buffer. */
+const COALESCE_LIMIT = 64 * 1024;
+
+/** Methods the Fetch standard forbids in a `Request`. */
+const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
+
+const LATER: unique symbol = Symbol("later");
+
+/** Settles like `p` if it settles before the next macrotask, else with `LATER`. */
+function beforeNextTask<T>(p: Promise<T>): Promise<T | typeof LATER> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => resolve(LATER), 0);
+    p.then((v) => {
+      clearTimeout(timer);
+      resolve(v);
+    }, (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+function connectionGone(): Error {
+  return new Error("the connection is closed");
+}
+
+function textResponse(status: number, message: string, close: boolean): Response {
+  const headers: Record<string, string> = { "content-type": "text/plain; charset=utf-8" };
+  if (close) headers.connection = "close";
+  return new Response(message + "\n", { status, headers });
+}
+
+function asBytes(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  throw new TypeError("a response body chunk is not bytes");
+}
+
+/** `Content-Length` of a response, or -1 when absent or not a plain number. */
+function declaredLength(value: string | null): number {
+  if (value === null || value.length === 0 || value.length > 15) return -1;
+  let n = 0;
+  for (let i = 0; i < value.length; i++) {
+    const d = value.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+function isAbsoluteHttp(target: string): boolean {
+  const lower = target.slice(0, 8).toLowerCase();
+  return lower.startsWith("http://") || lower === "https://";
+}
+
+/** One HTTP/1.1 connection. */
+export class HttpConnection {
+  readonly #transport: SocketTransport;
+  readonly #ctx: ConnectionContext;
+  readonly #parser: RequestHeadParser;
+  #state = READ_HEAD;
+  #pending: Uint8Array | null = null;
+  #inputEnded = false;
+  #inputError: unknown = undefined;
+  #holdPaused = false;
+  #bodyPaused = false;
+  #inputBroken = false;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #idle = false;
+  #keepAlive = true;
+  #shuttingDown = false;
+  #responseDone = false;
+  #body: BodyDecoder | null = null;
+  #bodyController: ReadableStreamDefaultController<Uint8Array> | null = null;
+  #bodyError: HttpError | null = null;
+  #requestAbort: AbortController | null = null;
+  #drainWaiter: { resolve: () => void; reject: (e: unknown) => void } | null = null;
+  #upgraded: UpgradedTransport | null = null;
+
+  constructor(transport: SocketTransport, ctx: ConnectionContext) {
+    this.#transport = transport;
+    this.#ctx = ctx;
+    this.#parser = new RequestHeadParser(ctx.options);
+    transport.closed.then(() => this.#onClosed());
+  }
+
+  /** Resolves once the socket is closed. */
+  get closed(): Promise<void> {
+    return this.#transport.closed;
+  }
+
+  /** Whether the socket now belongs to a WebSocket session. */
+  get upgraded(): boolean {
+    return this.#state === UPGRADED;
+  }
+
+  /** Starts reading requests. */
+  start(): void {
+    this.#transport.start({
+      data: (chunk) => this.#onData(chunk),
+      end: (error) => this.#onEnd(error),
+      drain: () => this.#onDrain(),
+    });
+    if (this.#state === READ_HEAD) this.#armTimer(false);
+  }
+
+  /**
+   * Starts a graceful close: an idle connection closes now; a request in
+   * progress gets its response with `Connection: close`. A WebSocket
+   * session is closed by the engine context's signal instead.
+   */
+  shutdown(): void {
+    this.#shuttingDown = true;
+    this.#keepAlive = false;
+    if (this.#state === READ_HEAD) this.#close();
+  }
+
+  /** Drops the socket now. */
+  destroy(reason?: unknown): void {
+    if (this.#state === CLOSED) return;
+    this.#transport.destroy(reason);
+    this.#onClosed();
+  }
+
+  // ---- input ----
+
+  #onData(chunk: Uint8Array): void {
+    switch (this.#state) {
+      case READ_HEAD:
+        this.#readHead(chunk, 0);
+        return;
+      case READ_BODY:
+        this.#readBody(chunk, 0);
+        return;
+      case BUSY:
+        this.#hold(chunk);
+        return;
+      case UPGRADED:
+        this.#upgraded!.socketSink.data(chunk);
+        return;
+    }
+  }
+
+  #onEnd(error: unknown): void {
+    if (this.#inputEnded) return;
+    this.#inputEnded = true;
+    this.#inputError = error;
+    switch (this.#state) {
+      case UPGRADED:
+        this.#upgraded!.socketSink.end(error);
+        return;
+      case CLOSING:
+      case CLOSED:
+        return;
+    }
+    if (error !== undefined) {
+      // The peer reset the connection: nobody is left to answer.
+      this.destroy(error);
+      return;
+    }
+    if (this.#state === READ_HEAD) {
+      this.#close();
+    } else if (this.#state === READ_BODY) {
+      this.#failBody(new HttpError(400, "the request body ended early"));
+      if (this.#responseDone) this.#close();
+    }
+    // BUSY: the response is still written; pipelined requests held are served before closing.
+  }
+
+  #onDrain(): void {
+    if (this.#state === UPGRADED) {
+      this.#upgraded!.socketSink.drain();
+      return;
+    }
+    const w = this.#drainWaiter;
+    this.#drainWaiter = null;
+    w?.resolve();
+  }
+
+  /** Keeps input that arrived ahead of the current response. */
+  #hold(chunk: Uint8Array): void {
+    if (this.#inputBroken || chunk.length === 0) return;
+    const pending = this.#pending;
+    if (pending === null) this.#pending = chunk;
+    else {
+      const joined = new Uint8Array(pending.length + chunk.length);
+      joined.set(pending);
+      joined.set(chunk, pending.length);
+      this.#pending = joined;
+    }
+    if (!this.#holdPaused && this.#pending!.length >= this.#ctx.options.maxHeadBytes) {
+      this.#holdPaused = true;
+      this.#transport.pause();
+    }
+  }
+
+  #readHead(chunk: Uint8Array, offset: number): void {
+    const parser = this.#parser;
+    if (this.#idle && offset < chunk.length) {
+      // The next request started: it has the head timeout from now.
+      this.#armTimer(false);
+    }
+    let end: number;
+    try {
+      end = parser.push(chunk, offset);
+    } catch (error) {
+      this.#refuse(error);
+      return;
+    }
+    if (!parser.done) return;
+    this.#clearTimer();
+    this.#beginRequest(parser.head, chunk, end);
+  }
+
+  #beginRequest(head: RequestHead, chunk: Uint8Array, end: number): void {
+    const ctx = this.#ctx;
+    let framing: RequestFraming;
+    let url: string;
+    try {
+      framing = interpretHead(head);
+      if (framing.contentLength > ctx.options.maxBodySize) throw new HttpError(413, "the request body is too large");
+      const target = head.target;
+      if (target.charCodeAt(0) === 0x2f) url = ctx.scheme + "://" + (framing.host ?? ctx.defaultAuthority) + target;
+      else if (isAbsoluteHttp(target)) url = target;
+      else throw new HttpError(400, "the request target must be a path or an absolute http(s) URL");
+    } catch (error) {
+      this.#refuse(error);
+      return;
+    }
+    this.#keepAlive = framing.keepAlive && !this.#shuttingDown;
+    this.#responseDone = false;
+    const hasBody = framing.chunked || framing.contentLength > 0;
+    const method = head.method;
+    if (FORBIDDEN_METHODS.has(method.toUpperCase())) {
+      // A web `Request` cannot carry these (Fetch standard); CONNECT would also need a tunnel.
+      this.#refuse(new HttpError(501, `the method ${method} is not implemented`));
+      return;
+    }
+    const bodyAllowed = method !== "GET" && method !== "HEAD";
+    let body: ReadableStream<Uint8Array> | null = null;
+    if (hasBody) {
+      this.#body = new BodyDecoder(framing.chunked ? -1 : framing.contentLength, ctx.options.maxBodySize);
+      if (bodyAllowed) body = this.#bodyStream();
+    }
+    const abort = new AbortController();
+    let request: Request;
+    try {
+      const init: RequestInit & { duplex: "half" } = {
+        method,
+        headers: head.headers,
+        body,
+        duplex: "half",
+        signal: abort.signal,
+      };
+      request = new Request(url, init);
+    } catch {
+      this.#refuse(new HttpError(400, "malformed request"));
+      return;
+    }
+    this.#requestAbort = abort;
+    if (framing.expectContinue && hasBody) this.#transport.write(encodeHead("HTTP/1.1 100 Continue\r\n\r\n"));
+    if (hasBody) {
+      this.#state = READ_BODY;
+      this.#readBody(chunk, end);
+    } else {
+      this.#state = BUSY;
+      this.#hold(chunk.subarray(end));
+    }
+    void this.#dispatch(request, head, hasBody);
+  }
+
+  #bodyStream(): ReadableStream<Uint8Array> {
+    return new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        this.#bodyController = controller;
+      },
+      pull: () => {
+        if (this.#bodyPaused) {
+          this.#bodyPaused = false;
+          this.#resumeReading();
+        }
+      },
+      cancel: () => {
+        // The handler does not want the rest: it is read and dropped.
+        this.#bodyController = null;
+        if (this.#bodyPaused) {
+          this.#bodyPaused = false;
+          this.#resumeReading();
+        }
+      },
+    }, { highWaterMark: BODY_HIGH_WATER_MARK, size: (chunk) => chunk.byteLength });
+  }
+
+  #readBody(chunk: Uint8Array, offset: number): void {
+    const decoder = this.#body!;
+    let end: number;
+    try {
+      end = decoder.decode(chunk, offset, (piece) => this.#deliverBody(piece));
+    } catch (error) {
+      this.#failBody(error instanceof HttpError ? error : new HttpError(400, "malformed request body"));
+      if (this.#responseDone) this.#close();
+      return;
+    }
+    if (!decoder.done) return;
+    this.#body = null;
+    // Whatever follows the body is held with its own limit, not the body's.
+    if (this.#bodyPaused) {
+      this.#bodyPaused = false;
+      this.#resumeReading();
+    }
+    const controller = this.#bodyController;
+    this.#bodyController = null;
+    if (controller !== null) {
+      try {
+        controller.close();
+      } catch {
+        // The stream was errored or cancelled meanwhile.
+      }
+    }
+    const rest = chunk.subarray(end);
+    if (this.#responseDone) {
+      this.#pending = rest.length > 0 ? rest : null;
+      this.#nextRequest();
+    } else {
+      this.#state = BUSY;
+      this.#hold(rest);
+    }
+  }
+
+  #deliverBody(piece: Uint8Array): void {
+    const controller = this.#bodyController;
+    if (controller === null || piece.length === 0) return;
+    controller.enqueue(piece);
+    if (!this.#bodyPaused && (controller.desiredSize ?? 1) <= 0) {
+      this.#bodyPaused = true;
+      this.#transport.pause();
+    }
+  }
+
+  /** The request body cannot be read to its end: the connection cannot carry another request. */
+  #failBody(error: HttpError): void {
+    this.#bodyError = error;
+    this.#inputBroken = true;
+    this.#keepAlive = false;
+    this.#body = null;
+    this.#pending = null;
+    const controller = this.#bodyController;
+    this.#bodyController = null;
+    if (controller !== null) {
+      try {
+        controller.error(error);
+      } catch {
+        // Already closed.
+      }
+    }
+    if (this.#state === READ_BODY) this.#state = BUSY;
+    this.#resumeReading();
+  }
+
+  #resumeReading(): void {
+    if (!this.#bodyPaused && !this.#holdPaused) this.#transport.resume();
+  }
+
+  // ---- handling and responding ----
+
+  async #dispatch(request: Request, head: RequestHead, hasBody: boolean): Promise<void> {
+    const ctx = this.#ctx;
+    let result: unknown;
+    try {
+      result = await ctx.handler(request, ctx.info);
+    } catch (error) {
+      result = this.#errorResponse(error);
+    }
+    if (this.#state === CLOSED) {
+      if (result instanceof Response) result.body?.cancel().catch(() => {});
+      return;
+    }
+    if (result instanceof WebSocketUpgrade) {
+      // RFC 6455 §4.1: the opening handshake is an HTTP/1.1 request; `validateHandshake` cannot see the version.
+      if (head.minorVersion !== 1) result = textResponse(400, "a WebSocket handshake needs HTTP/1.1", true);
+      else if (hasBody) result = textResponse(400, "a WebSocket handshake must not have a body", true);
+      else {
+        this.#upgrade(result);
+        return;
+      }
+    } else if (!(result instanceof Response)) {
+      this.#report(new TypeError("the handler returned neither a Response nor a WebSocketUpgrade"));
+      result = textResponse(500, "internal server error", false);
+    }
+    try {
+      await this.#respond(result as Response, head);
+    } catch (error) {
+      // The peer went away or the body failed after the head was sent: the framing is lost.
+      if (this.#state !== CLOSED) {
+        if (error !== connectionGoneError) this.#report(error);
+        this.destroy(error);
+      }
+      return;
+    }
+    this.#requestAbort = null;
+    this.#responseDone = true;
+    if (this.#state === CLOSED || this.#state === CLOSING) return;
+    if (!this.#keepAlive || this.#inputBroken) {
+      this.#close();
+      return;
+    }
+    if (this.#state === READ_BODY) {
+      // The handler did not read the whole body: read and drop the rest, then go on.
+      this.#bodyController = null;
+      if (this.#bodyPaused) {
+        this.#bodyPaused = false;
+        this.#resumeReading();
+      }
+      return;
+    }
+    this.#nextRequest();
+  }
+
+  #errorResponse(error: unknown): Response {
+    if (error instanceof HandshakeError) return error.response();
+    const bodyError = this.#bodyError ?? (error instanceof HttpError ? error : null);
+    if (bodyError !== null) return textResponse(bodyError.status, bodyError.message, true);
+    this.#report(error);
+    return textResponse(500, "internal server error", false);
+  }
+
+  #report(error: unknown): void {
+    try {
+      this.#ctx.onError(error);
+    } catch {
+      // A failing reporter must not take the server down.
+    }
+  }
+
+  #write(bytes: Uint8Array): Promise<void> | undefined {
+    if (this.#state === CLOSED) throw connectionGoneError;
+    if (this.#transport.write(bytes)) return undefined;
+    return new Promise((resolve, reject) => this.#drainWaiter = { resolve, reject });
+  }
+
+  async #respond(response: Response, head: RequestHead): Promise<void> {
+    const status = response.status;
+    const headers = response.headers;
+    if (hasToken(headers.get("connection"), "close")) this.#keepAlive = false;
+    const http10 = head.minorVersion === 0;
+    const framing: ResponseFraming = {
+      contentLength: -1,
+      chunked: false,
+      close: false,
+      keepAlive: false,
+    };
+    const setConnection = () => {
+      framing.close = !this.#keepAlive;
+      framing.keepAlive = this.#keepAlive && http10;
+    };
+    const body = response.body;
+    const declared = declaredLength(headers.get("content-length"));
+    if (status === 204 || status === 304) {
+      body?.cancel().catch(() => {});
+      if (status === 304) framing.contentLength = declared;
+      setConnection();
+      const w = this.#write(encodeHead(responseHead(status, response.statusText, headers, framing)));
+      if (w !== undefined) await w;
+      return;
+    }
+    const isHead = head.method === "HEAD";
+    if (body === null) {
+      framing.contentLength = isHead && declared >= 0 ? declared : 0;
+      setConnection();
+      const w = this.#write(encodeHead(responseHead(status, response.statusText, headers, framing)));
+      if (w !== undefined) await w;
+      return;
+    }
+
+    const reader = body.getReader();
+    try {
+      const buffered: Uint8Array[] = [];
+      let bufferedBytes = 0;
+      let next: Promise<ReadableStreamReadResult<Uint8Array>> | null = null;
+      let length = declared;
+      if (length < 0) {
+        // Gather what the body has ready: if it ends before the next
+        // macrotask, its length is known and goes in Content-Length.
+        let result = await reader.read();
+        for (;;) {
+          if (result.done) {
+            length = bufferedBytes;
+            break;
+          }
+          const piece = asBytes(result.value);
+          if (piece.length > 0) {
+            buffered.push(piece);
+            bufferedBytes += piece.length;
+          }
+          if (bufferedBytes >= BUFFER_LIMIT) break;
+          const pendingRead = reader.read();
+          const raced = await beforeNextTask(pendingRead);
+          if (raced === LATER) {
+            next = pendingRead;
+            break;
+          }
+          result = raced;
+        }
+      }
+      if (length >= 0) framing.contentLength = length;
+      else if (http10) this.#keepAlive = false; // the end of the body is the end of the connection
+      else framing.chunked = true;
+      setConnection();
+      const headText = responseHead(status, response.statusText, headers, framing);
+      if (isHead) {
+        reader.cancel().catch(() => {});
+        const w = this.#write(encodeHead(headText));
+        if (w !== undefined) await w;
+        return;
+      }
+      let written = 0;
+      const send = async (piece: Uint8Array): Promise<void> => {
+        if (framing.contentLength >= 0) {
+          if (written + piece.length > framing.contentLength) {
+            throw new Error("the response body is longer than its Content-Length");
+          }
+          written += piece.length;
+          const w = this.#write(piece);
+          if (w !== undefined) await w;
+        } else if (framing.chunked) {
+          if (piece.length <= COALESCE_LIMIT) {
+            const w = this.#write(encodeChunk(piece));
+            if (w !== undefined) await w;
+          } else {
+            this.#write(encodeChunkSize(piece.length));
+            this.#write(piece);
+            const w = this.#write(chunkEnd());
+            if (w !== undefined) await w;
+          }
+        } else {
+          const w = this.#write(piece);
+          if (w !== undefined) await w;
+        }
+      };
+      if (!framing.chunked && headText.length + bufferedBytes <= COALESCE_LIMIT) {
+        // One write for a small response.
+        written = bufferedBytes;
+        if (framing.contentLength >= 0 && written > framing.contentLength) {
+          throw new Error("the response body is longer than its Content-Length");
+        }
+        const w = this.#write(encodeHead(headText, buffered, bufferedBytes));
+        if (w !== undefined) await w;
+      } else {
+        const w = this.#write(encodeHead(headText));
+        if (w !== undefined) await w;
+        for (const piece of buffered) await send(piece);
+      }
+      if (next !== null || bufferedBytes >= BUFFER_LIMIT || declared >= 0) {
+        for (;;) {
+          const result = await (next ?? reader.read());
+          next = null;
+          if (result.done) break;
+          const piece = asBytes(result.value);
+          if (piece.length > 0) await send(piece);
+        }
+      }
+      if (framing.contentLength >= 0 && written !== framing.contentLength) {
+        throw new Error("the response body is shorter than its Content-Length");
+      }
+      if (framing.chunked) {
+        const w = this.#write(lastChunk());
+        if (w !== undefined) await w;
+      }
+    } catch (error) {
+      reader.cancel(error).catch(() => {});
+      throw error;
+    }
+  }
+
+  #nextRequest(): void {
+    this.#state = READ_HEAD;
+    this.#parser.reset();
+    this.#bodyError = null;
+    const pending = this.#pending;
+    this.#pending = null;
+    if (this.#holdPaused) {
+      this.#holdPaused = false;
+      this.#resumeReading();
+    }
+    if (pending !== null) {
+      this.#armTimer(false);
+      this.#readHead(pending, 0);
+      // A partial head with no more input to come can never complete.
+      if (this.#state === READ_HEAD && this.#inputEnded) this.#close();
+    } else if (this.#inputEnded || this.#shuttingDown) {
+      this.#close();
+    } else {
+      this.#armTimer(true);
+    }
+  }
+
+  #upgrade(upgrade: WebSocketUpgrade): void {
+    this.#clearTimer();
+    this.#requestAbort = null;
+    let head: Uint8Array;
+    try {
+      head = encodeHead(switchingProtocolsHead(upgrade.headers));
+    } catch (error) {
+      this.#report(error);
+      this.#transport.write(errorResponse(500, "internal server error"));
+      this.#close();
+      return;
+    }
+    this.#transport.write(head);
+    const upgraded = new UpgradedTransport(this.#transport, this.#pending);
+    this.#pending = null;
+    this.#upgraded = upgraded;
+    this.#state = UPGRADED;
+    if (this.#holdPaused) {
+      // The session resumes reading once it starts.
+      this.#holdPaused = false;
+    }
+    if (this.#inputEnded) upgraded.socketSink.end(this.#inputError);
+    const { input, output } = transportStreams(upgraded);
+    let job: Job;
+    try {
+      job = upgrade.upgrade(input, output, { signal: this.#ctx.engineSignal }, {});
+    } catch (error) {
+      this.#report(error);
+      this.destroy(error);
+      return;
+    }
+    this.#ctx.onJob(job);
+  }
+
+  // ---- closing and timers ----
+
+  /** Refuses the request with an error status and closes after it. */
+  #refuse(error: unknown): void {
+    const status = error instanceof HttpError ? error.status : 400;
+    const message = error instanceof HttpError ? error.message : "bad request";
+    this.#clearTimer();
+    this.#transport.write(errorResponse(status, message));
+    this.#inputBroken = true;
+    this.#close();
+  }
+
+  /** Ends our output; the socket closes when the peer ends its side, or after the idle timeout. */
+  #close(): void {
+    if (this.#state === CLOSING || this.#state === CLOSED || this.#state === UPGRADED) return;
+    this.#state = CLOSING;
+    this.#pending = null;
+    this.#failRequest();
+    this.#transport.end();
+    // Keep reading (and dropping) so the peer sees our FIN, not a reset.
+    this.#holdPaused = this.#bodyPaused = false;
+    this.#transport.resume();
+    this.#clearTimer();
+    this.#timer = setTimeout(() => this.destroy(), this.#ctx.options.idleTimeout);
+  }
+
+  #onClosed(): void {
+    if (this.#state === CLOSED) return;
+    const wasUpgraded = this.#state === UPGRADED;
+    this.#state = CLOSED;
+    this.#clearTimer();
+    this.#pending = null;
+    if (!wasUpgraded) this.#failRequest();
+    const w = this.#drainWaiter;
+    this.#drainWaiter = null;
+    w?.reject(connectionGoneError);
+  }
+
+  /** The request in progress will get no answer: tell the handler. */
+  #failRequest(): void {
+    const controller = this.#bodyController;
+    this.#bodyController = null;
+    if (controller !== null) {
+      try {
+        controller.error(new HttpError(400, "the connection closed"));
+      } catch {
+        // Already closed.
+      }
+    }
+    const abort = this.#requestAbort;
+    this.#requestAbort = null;
+    abort?.abort(new DOMException("the client closed the connection", "AbortError"));
+  }
+
+  #armTimer(idle: boolean): void {
+    this.#clearTimer();
+    this.#idle = idle;
+    const options = this.#ctx.options;
+    this.#timer = setTimeout(() => this.#onTimeout(), idle ? options.idleTimeout : options.headTimeout);
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
+    this.#idle = false;
+  }
+
+  #onTimeout(): void {
+    this.#timer = undefined;
+    if (this.#state !== READ_HEAD) return;
+    if (this.#parser.started) this.#refuse(new HttpError(408, "the request head took too long"));
+    else this.#close();
+  }
+}
+
+const connectionGoneError: Error = connectionGone();

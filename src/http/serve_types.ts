@@ -1,0 +1,79 @@
+/**
+ * The shape shared by the three engines' `serve`: options, handler, server.
+ *
+ * @module
+ */
+import type { WebSocketUpgrade } from "../upgrade.ts";
+import type { HttpOptions } from "./options.ts";
+import type { NetAddr } from "./socket_transport.ts";
+
+export type { NetAddr };
+
+/** What a handler learns about the connection a request came on. */
+export interface ServeHandlerInfo {
+  /** The client's address. */
+  readonly remoteAddr: NetAddr;
+}
+
+/**
+ * Answers a request: a `Response`, or a `WebSocketUpgrade` to switch the
+ * connection to WebSocket. A thrown `HandshakeError` is answered with its
+ * `response()`; any other error with 500 (the server stays up).
+ */
+export type ServeHandler = (
+  request: Request,
+  info: ServeHandlerInfo,
+) => Response | WebSocketUpgrade | Promise<Response | WebSocketUpgrade>;
+
+/** Options of `serve`: where to listen, TLS, HTTP limits and hooks. */
+export interface ServeOptions extends HttpOptions {
+  /** The port to listen on; 0 picks a free one (see `server.port`). Default 8000. */
+  port?: number;
+  /**
+   * The address to listen on. Default `"127.0.0.1"` (this machine only);
+   * pass `"0.0.0.0"` (or `"::"`) to accept connections from other machines.
+   */
+  hostname?: string;
+  /** PEM certificate chain; with `key`, the server speaks TLS (`https:`/`wss:`). */
+  cert?: string;
+  /** PEM private key of `cert`. */
+  key?: string;
+  /** Aborting it shuts the server down (as `shutdown()`). */
+  signal?: AbortSignal;
+  /**
+   * Milliseconds `shutdown()` waits for sessions to finish their close
+   * handshakes and for in-flight responses before dropping what is left.
+   * Default 10 000.
+   */
+  shutdownTimeout?: number;
+  /** Receives handler failures answered with 500, and failures inside the server. Default `console.error`. */
+  onError?: (error: unknown) => void;
+  /** Called once the server listens, with the bound address. Default: nothing. */
+  onListen?: (addr: NetAddr) => void;
+}
+
+/** Options of `server.shutdown()`. */
+export interface ShutdownOptions {
+  /** Milliseconds to wait before dropping what is left; default the server's `shutdownTimeout`. */
+  timeout?: number;
+}
+
+/** A listening server, as returned by each engine's `serve`. */
+export interface Server extends AsyncDisposable {
+  /** The bound address. */
+  readonly addr: NetAddr;
+  /** The bound port (useful with `port: 0`). */
+  readonly port: number;
+  /** Resolves once the server has shut down. */
+  readonly finished: Promise<void>;
+  /**
+   * Shuts down gracefully: stops accepting connections, closes idle
+   * keep-alive connections, lets in-flight responses finish (with
+   * `Connection: close`), closes every WebSocket session with 1001 Going
+   * Away and waits for the close handshakes, up to `timeout`; then drops
+   * whatever is left. Calling it again returns the same promise.
+   */
+  shutdown(options?: ShutdownOptions): Promise<void>;
+  /** Same as `shutdown()`, for `await using`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}

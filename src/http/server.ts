@@ -1,0 +1,199 @@
+/**
+ * The runtime-independent part of a server: the connections and WebSocket
+ * jobs it owns, and the graceful shutdown. An engine binds a listener,
+ * calls `accept` with a {@linkcode SocketTransport} for every socket, and
+ * returns this object as its `Server`.
+ *
+ * @module
+ */
+import type { Job } from "../job.ts";
+import { HttpConnection } from "./http_connection.ts";
+import { type ResolvedHttpOptions, resolveHttpOptions } from "./options.ts";
+import type { NetAddr, ServeHandler, ServeHandlerInfo, ServeOptions, Server, ShutdownOptions } from "./serve_types.ts";
+import type { SocketTransport } from "./socket_transport.ts";
+
+/** Default of {@linkcode ServeOptions.shutdownTimeout}. */
+export const DEFAULT_SHUTDOWN_TIMEOUT = 10_000;
+/** Default of {@linkcode ServeOptions.hostname}. */
+export const DEFAULT_HOSTNAME = "127.0.0.1";
+/** Default of {@linkcode ServeOptions.port}. */
+export const DEFAULT_PORT = 8000;
+/** Milliseconds a socket may stay open after its WebSocket job ended, for the last bytes to leave. */
+const LINGER_AFTER_JOB = 5000;
+
+/** The listening socket, as the engine closes it. */
+export interface Listener {
+  /** Stops accepting connections. */
+  close(): Promise<void> | void;
+}
+
+function reportToConsole(error: unknown): void {
+  console.error("hybi: request failed:", error);
+}
+
+/** Checks the options every engine shares; returns the TLS pair, if any. */
+export function tlsOptions(options: ServeOptions): { cert: string; key: string } | null {
+  const { cert, key } = options;
+  if (cert === undefined && key === undefined) return null;
+  if (typeof cert !== "string" || typeof key !== "string") {
+    throw new TypeError("TLS needs both cert and key, as PEM strings");
+  }
+  return { cert, key };
+}
+
+/** A server's connections, jobs and shutdown; the `Server` every engine returns. */
+export class HttpServer implements Server {
+  readonly #handler: ServeHandler;
+  readonly #options: ServeOptions;
+  readonly #http: ResolvedHttpOptions;
+  readonly #scheme: string;
+  readonly #engine = new AbortController();
+  readonly #connections = new Set<HttpConnection>();
+  readonly #jobs = new Set<Job>();
+  readonly #onError: (error: unknown) => void;
+  #listener: Listener | null = null;
+  #addr: NetAddr | null = null;
+  #authority = "";
+  #shutdown: Promise<void> | null = null;
+  #finished: Promise<void>;
+  #resolveFinished!: () => void;
+
+  /**
+   * @param options The options given to `serve`.
+   * @param handler The request handler.
+   */
+  constructor(options: ServeOptions, handler: ServeHandler) {
+    if (typeof handler !== "function") throw new TypeError("serve needs a handler function");
+    this.#options = options;
+    this.#handler = handler;
+    this.#http = resolveHttpOptions(options);
+    this.#scheme = tlsOptions(options) === null ? "http" : "https";
+    this.#onError = options.onError ?? reportToConsole;
+    this.#finished = new Promise((resolve) => this.#resolveFinished = resolve);
+  }
+
+  /** The resolved HTTP limits. */
+  get httpOptions(): ResolvedHttpOptions {
+    return this.#http;
+  }
+
+  /** The engine context's signal: aborts when the server shuts down. */
+  get signal(): AbortSignal {
+    return this.#engine.signal;
+  }
+
+  get addr(): NetAddr {
+    if (this.#addr === null) throw new Error("the server is not listening yet");
+    return this.#addr;
+  }
+
+  get port(): number {
+    return this.addr.port;
+  }
+
+  get finished(): Promise<void> {
+    return this.#finished;
+  }
+
+  /** Called by the engine once bound: reports the address and arms `options.signal`. */
+  listening(addr: NetAddr, listener: Listener): void {
+    this.#addr = addr;
+    this.#listener = listener;
+    this.#authority = addr.hostname.includes(":") ? `[${addr.hostname}]:${addr.port}` : `${addr.hostname}:${addr.port}`;
+    const signal = this.#options.signal;
+    if (signal !== undefined) {
+      if (signal.aborted) {
+        void this.shutdown();
+        return;
+      }
+      const onAbort = () => void this.shutdown();
+      signal.addEventListener("abort", onAbort, { once: true });
+      this.#finished.then(() => signal.removeEventListener("abort", onAbort));
+    }
+    try {
+      this.#options.onListen?.(addr);
+    } catch (error) {
+      this.#report(error);
+    }
+  }
+
+  /** Serves HTTP on a newly accepted socket. */
+  accept(transport: SocketTransport, remoteAddr: NetAddr): void {
+    if (this.#shutdown !== null) {
+      transport.destroy();
+      return;
+    }
+    const info: ServeHandlerInfo = { remoteAddr };
+    const connection = new HttpConnection(transport, {
+      handler: this.#handler,
+      options: this.#http,
+      info,
+      scheme: this.#scheme,
+      defaultAuthority: this.#authority,
+      engineSignal: this.#engine.signal,
+      onError: (error) => this.#report(error),
+      onJob: (job) => this.#track(job, connection),
+    });
+    this.#connections.add(connection);
+    connection.closed.then(() => this.#connections.delete(connection));
+    connection.start();
+  }
+
+  #track(job: Job, connection: HttpConnection): void {
+    this.#jobs.add(job);
+    job.then(() => {
+      this.#jobs.delete(job);
+      // The session is over; the socket closes once its last bytes are out and the peer hung up.
+      const timer = setTimeout(() => connection.destroy(), LINGER_AFTER_JOB);
+      connection.closed.then(() => clearTimeout(timer));
+    });
+  }
+
+  #report(error: unknown): void {
+    try {
+      this.#onError(error);
+    } catch {
+      // A failing reporter must not take the server down.
+    }
+  }
+
+  shutdown(options: ShutdownOptions = {}): Promise<void> {
+    if (this.#shutdown !== null) return this.#shutdown;
+    const timeout = options.timeout ?? this.#options.shutdownTimeout ?? DEFAULT_SHUTDOWN_TIMEOUT;
+    this.#shutdown = this.#shutdownNow(timeout);
+    return this.#shutdown;
+  }
+
+  async #shutdownNow(timeout: number): Promise<void> {
+    let listenerClosed: Promise<void> = Promise.resolve();
+    try {
+      listenerClosed = Promise.resolve(this.#listener?.close()).catch((error) => this.#report(error));
+    } catch (error) {
+      this.#report(error);
+    }
+    // Sessions close with 1001 Going Away (upgrade() listens to this signal).
+    this.#engine.abort(new DOMException("the server is shutting down", "AbortError"));
+    for (const connection of this.#connections) connection.shutdown();
+
+    const everything = () =>
+      Promise.all([
+        ...[...this.#connections].map((c) => c.closed),
+        ...[...this.#jobs].map((j) => j.join()),
+      ]);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      everything(),
+      new Promise<void>((resolve) => timer = setTimeout(resolve, timeout)),
+    ]);
+    clearTimeout(timer);
+    for (const job of this.#jobs) job.cancel(new DOMException("the server shut down", "AbortError"));
+    for (const connection of this.#connections) connection.destroy();
+    await everything();
+    await listenerClosed;
+    this.#resolveFinished();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+}

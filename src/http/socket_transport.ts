@@ -1,0 +1,25 @@
+/**
+ * What an engine hands the HTTP front for each accepted socket.
+ *
+ * @module
+ */
+import type { Transport } from "../transport.ts";
+
+/** A socket's {@linkcode Transport}, plus a way to know when the socket is gone. */
+export interface SocketTransport extends Transport {
+  /**
+   * Resolves once the socket is closed both ways (after `end()` and the
+   * peer's end of input) or dropped; never rejects.
+   */
+  readonly closed: Promise<void>;
+}
+
+/** A network address. */
+export interface NetAddr {
+  /** The IP address (or host name). */
+  hostname: string;
+  /** The port. */
+  port: number;
+  /** Always `"tcp"`. */
+  transport: "tcp";
+}

@@ -1,0 +1,109 @@
+/**
+ * The transport a WebSocket session runs on after the HTTP front wrote
+ * `101 Switching Protocols`: the socket's own transport, with the bytes that
+ * arrived after the request head delivered first. The socket's transport
+ * was started by the HTTP front (a transport starts once), so the front
+ * forwards the socket's events here.
+ *
+ * @module
+ */
+import type { Transport, TransportSink } from "../transport.ts";
+
+/** A fresh transport over an already started socket transport. */
+export class UpgradedTransport implements Transport {
+  readonly #socket: Transport;
+  #pending: Uint8Array | null;
+  #sink: TransportSink | null = null;
+  #paused = false;
+  #inputEnded = false;
+  #inputError: unknown = undefined;
+  #destroyed = false;
+
+  /**
+   * @param socket The socket's transport, already started.
+   * @param pending Bytes read after the request head, or `null`.
+   */
+  constructor(socket: Transport, pending: Uint8Array | null) {
+    this.#socket = socket;
+    this.#pending = pending !== null && pending.length > 0 ? pending : null;
+  }
+
+  /** Where the HTTP front forwards the socket's events once it handed the socket over. */
+  readonly socketSink: TransportSink = {
+    data: (chunk) => this.#onData(chunk),
+    end: (error) => this.#onEnd(error),
+    drain: () => {
+      if (!this.#destroyed) this.#sink?.drain();
+    },
+  };
+
+  #onData(chunk: Uint8Array): void {
+    if (this.#destroyed) return;
+    if (this.#sink !== null) {
+      this.#sink.data(chunk);
+      return;
+    }
+    this.#pending = this.#pending === null ? chunk : concat(this.#pending, chunk);
+    // Nobody reads yet: don't let the socket run ahead.
+    this.#socket.pause();
+  }
+
+  #onEnd(error: unknown): void {
+    if (this.#destroyed || this.#inputEnded) return;
+    this.#inputEnded = true;
+    this.#inputError = error;
+    if (this.#sink !== null && this.#pending === null) this.#sink.end(error);
+  }
+
+  start(sink: TransportSink): void {
+    if (this.#sink !== null) throw new Error("a transport starts once");
+    this.#sink = sink;
+    const pending = this.#pending;
+    if (pending !== null) {
+      this.#pending = null;
+      sink.data(pending);
+      if (this.#destroyed) return;
+    }
+    if (this.#inputEnded) sink.end(this.#inputError);
+    else if (!this.#paused) this.#socket.resume();
+  }
+
+  pause(): void {
+    this.#paused = true;
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.#socket.resume();
+  }
+
+  write(chunk: Uint8Array): boolean {
+    return this.#socket.write(chunk);
+  }
+
+  get bufferedAmount(): number {
+    return this.#socket.bufferedAmount;
+  }
+
+  flushed(): Promise<void> {
+    return this.#socket.flushed();
+  }
+
+  end(): void {
+    this.#socket.end();
+  }
+
+  destroy(reason?: unknown): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#socket.destroy(reason);
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
