@@ -1,0 +1,317 @@
+/**
+ * The Bun engine: `Bun.listen` sockets into the shared HTTP/1.1 front, with
+ * backpressure both ways (`pause`/`resume` while the consumer is behind;
+ * short writes buffered until `drain`). It never uses `Bun.serve`'s
+ * WebSocket.
+ *
+ * @example A WebSocket echo server
+ * ```ts ignore
+ * import { Frame, WebSocketUpgrade } from "@hybi/websocket";
+ * import { serve } from "@hybi/websocket/bun";
+ *
+ * const server = await serve({ port: 0 }, (request) =>
+ *   new WebSocketUpgrade(request, null, async (session) => {
+ *     for await (const frame of session.incoming) {
+ *       if (frame instanceof Frame.Text || frame instanceof Frame.Binary) await session.send(frame);
+ *     }
+ *   }));
+ * console.log(`listening on ${server.port}`);
+ * await server.shutdown();
+ * ```
+ *
+ * @module
+ */
+import type { ServeHandler, ServeOptions, Server } from "../http/serve_types.ts";
+import { DEFAULT_HOSTNAME, DEFAULT_PORT, HttpServer, tlsOptions } from "../http/server.ts";
+import type { SocketTransport } from "../http/socket_transport.ts";
+import type { TransportSink } from "../transport.ts";
+
+export type {
+  NetAddr,
+  ServeHandler,
+  ServeHandlerInfo,
+  ServeOptions,
+  Server,
+  ShutdownOptions,
+} from "../http/serve_types.ts";
+export type { HttpOptions } from "../http/options.ts";
+
+// The part of Bun's socket API this engine uses (Bun's own types are not a dependency).
+
+/** A socket accepted by `Bun.listen`. */
+interface BunSocket {
+  /** The per-socket value; here, the socket's transport. */
+  data: BunSocketTransport | undefined;
+  /** Writes what the kernel takes now; returns the byte count (-1 when closed). */
+  write(data: Uint8Array): number;
+  /** Sends FIN; the socket can still receive. */
+  shutdown(): void;
+  /** Closes gracefully. */
+  end(): void;
+  /** Closes now. */
+  terminate(): void;
+  pause(): void;
+  resume(): void;
+  setNoDelay(noDelay: boolean): boolean;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+}
+
+interface BunSocketHandler {
+  open(socket: BunSocket): void;
+  data(socket: BunSocket, data: Uint8Array): void;
+  drain(socket: BunSocket): void;
+  end(socket: BunSocket): void;
+  close(socket: BunSocket, error?: Error): void;
+  error(socket: BunSocket, error: Error): void;
+}
+
+interface BunListenOptions {
+  hostname: string;
+  port: number;
+  allowHalfOpen: boolean;
+  tls?: { cert: string; key: string };
+  socket: BunSocketHandler;
+}
+
+interface BunListener {
+  readonly hostname: string;
+  readonly port: number;
+  stop(closeActiveConnections?: boolean): void;
+}
+
+interface BunApi {
+  listen(options: BunListenOptions): BunListener;
+}
+
+/** A {@linkcode SocketTransport} over a Bun socket. */
+class BunSocketTransport implements SocketTransport {
+  readonly #socket: BunSocket;
+  readonly #highWaterMark: number;
+  #sink: TransportSink | null = null;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #needDrain = false;
+  #drainScheduled = false;
+  #inputEnded = false;
+  #outputEnded = false;
+  #shutDown = false;
+  #destroyed = false;
+  #error: unknown = undefined;
+  #flushWaiters: (() => void)[] = [];
+  #resolveClosed!: () => void;
+  readonly closed: Promise<void>;
+
+  constructor(socket: BunSocket, highWaterMark: number) {
+    this.#socket = socket;
+    this.#highWaterMark = highWaterMark;
+    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+  }
+
+  get bufferedAmount(): number {
+    return this.#queued;
+  }
+
+  start(sink: TransportSink): void {
+    if (this.#sink !== null) throw new Error("a transport starts once");
+    this.#sink = sink;
+  }
+
+  pause(): void {
+    if (!this.#destroyed) this.#socket.pause();
+  }
+
+  resume(): void {
+    if (!this.#destroyed) this.#socket.resume();
+  }
+
+  // ---- events from Bun ----
+
+  onData(data: Uint8Array): void {
+    if (this.#destroyed || this.#inputEnded) return;
+    // A Buffer is a Uint8Array subclass; hand on a plain view of the same fresh memory.
+    this.#sink?.data(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  }
+
+  onEnd(): void {
+    if (this.#destroyed || this.#inputEnded) return;
+    this.#inputEnded = true;
+    this.#sink?.end(undefined);
+    this.#closeIfDone();
+  }
+
+  onError(error: unknown): void {
+    this.#error = error;
+  }
+
+  onClose(error?: unknown): void {
+    if (!this.#destroyed && !this.#inputEnded) {
+      this.#inputEnded = true;
+      this.#sink?.end(error ?? this.#error ?? new Error("the connection closed"));
+    }
+    this.#destroyed = true;
+    this.#queue = [];
+    this.#queued = 0;
+    this.#wakeFlushWaiters();
+    this.#resolveClosed();
+  }
+
+  onDrain(): void {
+    if (this.#destroyed) return;
+    const queue = this.#queue;
+    while (queue.length > 0) {
+      const chunk = queue[0];
+      const n = this.#socket.write(chunk);
+      if (n < 0) return; // closed; onClose follows
+      this.#queued -= n;
+      if (n < chunk.length) {
+        queue[0] = chunk.subarray(n);
+        break;
+      }
+      queue.shift();
+    }
+    this.#afterProgress();
+  }
+
+  // ---- transport ----
+
+  write(chunk: Uint8Array): boolean {
+    if (this.#outputEnded || this.#destroyed) return false;
+    if (chunk.length === 0) return this.#queued < this.#highWaterMark;
+    if (this.#queue.length === 0) {
+      // Bun writes what the kernel takes now and says how much.
+      const n = this.#socket.write(chunk);
+      if (n < 0) return false;
+      if (n === chunk.length) {
+        this.#scheduleDrain();
+        return true;
+      }
+      chunk = chunk.subarray(n);
+    }
+    this.#queue.push(chunk);
+    this.#queued += chunk.length;
+    if (this.#queued >= this.#highWaterMark) {
+      this.#needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * A session may wait for `drain` with a lower mark than ours; a write
+   * that went out whole must still wake it, but not from inside `write`.
+   */
+  #scheduleDrain(): void {
+    if (this.#drainScheduled) return;
+    this.#drainScheduled = true;
+    queueMicrotask(() => {
+      this.#drainScheduled = false;
+      if (!this.#destroyed && this.#queued === 0) this.#sink?.drain();
+    });
+  }
+
+  #afterProgress(): void {
+    const queued = this.#queued;
+    if (queued === 0) this.#wakeFlushWaiters();
+    if (queued < this.#highWaterMark && (this.#needDrain || queued === 0)) {
+      this.#needDrain = false;
+      this.#sink?.drain();
+    }
+    if (this.#queued === 0 && this.#outputEnded && !this.#shutDown) this.#shutdown();
+  }
+
+  flushed(): Promise<void> {
+    if (this.#destroyed || this.#queued === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#flushWaiters.push(resolve));
+  }
+
+  #wakeFlushWaiters(): void {
+    const waiters = this.#flushWaiters;
+    if (waiters.length === 0) return;
+    this.#flushWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  end(): void {
+    if (this.#outputEnded || this.#destroyed) return;
+    this.#outputEnded = true;
+    if (this.#queued === 0) this.#shutdown();
+  }
+
+  #shutdown(): void {
+    this.#shutDown = true;
+    this.#socket.shutdown();
+    this.#closeIfDone();
+  }
+
+  #closeIfDone(): void {
+    if (this.#inputEnded && this.#shutDown && !this.#destroyed) this.#socket.end();
+  }
+
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#queue = [];
+    this.#queued = 0;
+    this.#socket.terminate();
+    this.#wakeFlushWaiters();
+    this.#resolveClosed();
+  }
+}
+
+function bunApi(): BunApi {
+  const bun = (globalThis as { Bun?: BunApi }).Bun;
+  if (bun === undefined) throw new Error("@hybi/websocket/bun needs the Bun runtime");
+  return bun;
+}
+
+/**
+ * Serves HTTP/1.1 and WebSocket on `Bun.listen` sockets (TLS when `cert`
+ * and `key` are given). Requests go to `handler`; a returned
+ * `WebSocketUpgrade` switches the connection to WebSocket.
+ *
+ * @param options Where to listen, TLS, limits and hooks.
+ * @param handler Answers each request.
+ * @returns The listening server.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "@hybi/websocket/bun";
+ * const server = await serve({ port: 0 }, () => new Response("hello"));
+ * console.log(await (await fetch(`http://127.0.0.1:${server.port}/`)).text()); // hello
+ * await server.shutdown();
+ * ```
+ */
+export function serve(options: ServeOptions, handler: ServeHandler): Promise<Server> {
+  const server = new HttpServer(options, handler);
+  const pair = tlsOptions(options);
+  const highWaterMark = server.httpOptions.writeHighWaterMark;
+  let listener: BunListener;
+  try {
+    listener = bunApi().listen({
+      hostname: options.hostname ?? DEFAULT_HOSTNAME,
+      port: options.port ?? DEFAULT_PORT,
+      allowHalfOpen: true,
+      ...(pair === null ? {} : { tls: { cert: pair.cert, key: pair.key } }),
+      socket: {
+        open(socket) {
+          socket.setNoDelay(true);
+          const transport = new BunSocketTransport(socket, highWaterMark);
+          socket.data = transport;
+          server.accept(transport, { hostname: socket.remoteAddress, port: socket.remotePort, transport: "tcp" });
+        },
+        data: (socket, data) => socket.data?.onData(data),
+        drain: (socket) => socket.data?.onDrain(),
+        end: (socket) => socket.data?.onEnd(),
+        close: (socket, error) => socket.data?.onClose(error),
+        error: (socket, error) => socket.data?.onError(error),
+      },
+    });
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  server.listening({ hostname: listener.hostname, port: listener.port, transport: "tcp" }, {
+    close: () => listener.stop(false),
+  });
+  return Promise.resolve(server);
+}

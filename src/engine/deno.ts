@@ -1,0 +1,308 @@
+/**
+ * The Deno engine: `Deno.listen` (or `Deno.listenTls`) and `conn.read` /
+ * `conn.write` into the shared HTTP/1.1 front. It never uses `Deno.serve`
+ * or `Deno.upgradeWebSocket`.
+ *
+ * @example A WebSocket echo server
+ * ```ts
+ * import { Frame, WebSocketUpgrade } from "@hybi/websocket";
+ * import { serve } from "@hybi/websocket/deno";
+ *
+ * const server = await serve({ port: 0 }, (request) =>
+ *   new WebSocketUpgrade(request, null, async (session) => {
+ *     for await (const frame of session.incoming) {
+ *       if (frame instanceof Frame.Text || frame instanceof Frame.Binary) await session.send(frame);
+ *     }
+ *   }));
+ * console.log(`listening on ${server.port}`);
+ * await server.shutdown();
+ * ```
+ *
+ * @module
+ */
+import type { NetAddr, ServeHandler, ServeOptions, Server } from "../http/serve_types.ts";
+import { DEFAULT_HOSTNAME, DEFAULT_PORT, HttpServer, tlsOptions } from "../http/server.ts";
+import type { SocketTransport } from "../http/socket_transport.ts";
+import type { TransportSink } from "../transport.ts";
+
+export type {
+  NetAddr,
+  ServeHandler,
+  ServeHandlerInfo,
+  ServeOptions,
+  Server,
+  ShutdownOptions,
+} from "../http/serve_types.ts";
+export type { HttpOptions } from "../http/options.ts";
+
+/** Size of a read buffer. */
+const READ_SIZE = 64 * 1024;
+/** Queued small writes are joined up to this size into one `conn.write`. */
+const COALESCE_LIMIT = 64 * 1024;
+
+/** A {@linkcode SocketTransport} over a `Deno.Conn`. */
+class DenoConnTransport implements SocketTransport {
+  readonly #conn: Deno.Conn;
+  readonly #highWaterMark: number;
+  #sink: TransportSink | null = null;
+  #readBuffer: Uint8Array | null = null;
+  #paused = false;
+  #reading = false;
+  #inputEnded = false;
+  #queue: Uint8Array[] = [];
+  #queued = 0;
+  #writing = false;
+  #needDrain = false;
+  #outputEnded = false;
+  #writeClosed = false;
+  #destroyed = false;
+  #flushWaiters: (() => void)[] = [];
+  #resolveClosed!: () => void;
+  readonly closed: Promise<void>;
+
+  constructor(conn: Deno.Conn, highWaterMark: number) {
+    this.#conn = conn;
+    this.#highWaterMark = highWaterMark;
+    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+  }
+
+  get bufferedAmount(): number {
+    return this.#queued;
+  }
+
+  start(sink: TransportSink): void {
+    if (this.#sink !== null) throw new Error("a transport starts once");
+    this.#sink = sink;
+    void this.#readLoop();
+  }
+
+  pause(): void {
+    this.#paused = true;
+  }
+
+  resume(): void {
+    if (!this.#paused) return;
+    this.#paused = false;
+    if (!this.#reading && this.#sink !== null) void this.#readLoop();
+  }
+
+  async #readLoop(): Promise<void> {
+    this.#reading = true;
+    const sink = this.#sink!;
+    try {
+      while (!this.#paused && !this.#inputEnded && !this.#destroyed) {
+        const buffer = this.#readBuffer ?? new Uint8Array(READ_SIZE);
+        this.#readBuffer = buffer;
+        const n = await this.#conn.read(buffer);
+        if (this.#destroyed) return;
+        if (n === null) {
+          this.#inputEnded = true;
+          sink.end(undefined);
+          this.#closeIfDone();
+          return;
+        }
+        // The reader keeps (and unmasks in place) what it gets: a small read
+        // is copied out so the buffer serves the next read; a large one is
+        // handed over whole and a new buffer is made.
+        let chunk: Uint8Array;
+        if (n < READ_SIZE / 4) chunk = buffer.slice(0, n);
+        else {
+          chunk = buffer.subarray(0, n);
+          this.#readBuffer = null;
+        }
+        sink.data(chunk);
+      }
+    } catch (error) {
+      if (this.#destroyed || this.#inputEnded) return;
+      this.#inputEnded = true;
+      sink.end(error);
+      this.#closeIfDone();
+    } finally {
+      this.#reading = false;
+    }
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.#outputEnded || this.#destroyed) return false;
+    if (chunk.length > 0) {
+      this.#queue.push(chunk);
+      this.#queued += chunk.length;
+      if (!this.#writing) void this.#writeLoop();
+    }
+    if (this.#queued >= this.#highWaterMark) {
+      this.#needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  /** The next buffer to write: the first queued chunk, or several small ones joined. */
+  #take(): Uint8Array {
+    const queue = this.#queue;
+    const first = queue[0];
+    if (queue.length === 1 || first.length >= COALESCE_LIMIT) {
+      queue.shift();
+      return first;
+    }
+    let count = 0, size = 0;
+    while (count < queue.length && size + queue[count].length <= COALESCE_LIMIT) size += queue[count++].length;
+    if (count <= 1) {
+      queue.shift();
+      return first;
+    }
+    const joined = new Uint8Array(size);
+    let offset = 0;
+    for (let i = 0; i < count; i++) {
+      joined.set(queue[i], offset);
+      offset += queue[i].length;
+    }
+    queue.splice(0, count);
+    return joined;
+  }
+
+  async #writeLoop(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#queue.length > 0) {
+        const chunk = this.#take();
+        // `conn.write` may write less than it was given.
+        let offset = 0;
+        while (offset < chunk.length) {
+          offset += await this.#conn.write(offset === 0 ? chunk : chunk.subarray(offset));
+          if (this.#destroyed) return;
+        }
+        this.#queued -= chunk.length;
+        const queued = this.#queued;
+        // Also on an empty queue: a session may wait with a lower mark than ours.
+        if (queued < this.#highWaterMark && (this.#needDrain || queued === 0)) {
+          this.#needDrain = false;
+          this.#sink?.drain();
+        }
+      }
+      this.#wakeFlushWaiters();
+      if (this.#outputEnded && !this.#writeClosed) await this.#closeWrite();
+    } catch (error) {
+      if (this.#destroyed) return;
+      // The peer cannot receive: the connection is over.
+      if (!this.#inputEnded) {
+        this.#inputEnded = true;
+        this.#sink?.end(error);
+      }
+      this.destroy();
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  async #closeWrite(): Promise<void> {
+    this.#writeClosed = true;
+    try {
+      await this.#conn.closeWrite();
+    } catch {
+      // The peer is gone already; closing below cleans up.
+    }
+    this.#closeIfDone();
+  }
+
+  flushed(): Promise<void> {
+    if (this.#destroyed || (this.#queued === 0 && !this.#writing)) return Promise.resolve();
+    return new Promise((resolve) => this.#flushWaiters.push(resolve));
+  }
+
+  #wakeFlushWaiters(): void {
+    const waiters = this.#flushWaiters;
+    if (waiters.length === 0) return;
+    this.#flushWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  end(): void {
+    if (this.#outputEnded || this.#destroyed) return;
+    this.#outputEnded = true;
+    if (!this.#writing) void this.#closeWrite();
+  }
+
+  #closeIfDone(): void {
+    if (this.#inputEnded && this.#writeClosed) this.destroy();
+  }
+
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#queue = [];
+    this.#queued = 0;
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed.
+    }
+    this.#wakeFlushWaiters();
+    this.#resolveClosed();
+  }
+}
+
+function netAddr(addr: Deno.Addr): NetAddr {
+  if (addr.transport === "tcp") return { hostname: addr.hostname, port: addr.port, transport: "tcp" };
+  return { hostname: "", port: 0, transport: "tcp" };
+}
+
+/**
+ * Serves HTTP/1.1 and WebSocket on `Deno.listen` (`Deno.listenTls` when
+ * `cert` and `key` are given). Requests go to `handler`; a returned
+ * `WebSocketUpgrade` switches the connection to WebSocket.
+ *
+ * @param options Where to listen, TLS, limits and hooks.
+ * @param handler Answers each request.
+ * @returns The listening server.
+ *
+ * @example
+ * ```ts
+ * import { serve } from "@hybi/websocket/deno";
+ * const server = await serve({ port: 0 }, () => new Response("hello"));
+ * console.log(await (await fetch(`http://127.0.0.1:${server.port}/`)).text()); // hello
+ * await server.shutdown();
+ * ```
+ */
+export function serve(options: ServeOptions, handler: ServeHandler): Promise<Server> {
+  const server = new HttpServer(options, handler);
+  const pair = tlsOptions(options);
+  const hostname = options.hostname ?? DEFAULT_HOSTNAME;
+  const port = options.port ?? DEFAULT_PORT;
+  let listener: Deno.Listener;
+  try {
+    listener = pair === null
+      ? Deno.listen({ hostname, port, transport: "tcp" })
+      : Deno.listenTls({ hostname, port, cert: pair.cert, key: pair.key });
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const highWaterMark = server.httpOptions.writeHighWaterMark;
+  let stopped = false;
+  server.listening(netAddr(listener.addr), {
+    close() {
+      stopped = true;
+      try {
+        listener.close();
+      } catch {
+        // Already closed.
+      }
+    },
+  });
+  void (async () => {
+    for (;;) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (error) {
+        if (stopped || error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) return;
+        // Out of file descriptors and the like: report, wait a little, go on accepting.
+        options.onError?.(error);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        continue;
+      }
+      if (pair === null) (conn as Deno.TcpConn).setNoDelay(true);
+      server.accept(new DenoConnTransport(conn, highWaterMark), netAddr(conn.remoteAddr));
+    }
+  })();
+  return Promise.resolve(server);
+}

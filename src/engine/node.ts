@@ -1,0 +1,387 @@
+/**
+ * The Node engine: a standalone server on `node:net` / `node:tls`, and
+ * `attach` / `handleUpgrade` for an existing `http.Server` (plain `http`,
+ * Express, Fastify …) whose `'upgrade'` event hands over the socket.
+ *
+ * @example A WebSocket echo server
+ * ```ts ignore
+ * import { Frame, WebSocketUpgrade } from "@hybi/websocket";
+ * import { serve } from "@hybi/websocket/node";
+ *
+ * const server = await serve({ port: 8080 }, (request) =>
+ *   new WebSocketUpgrade(request, null, async (session) => {
+ *     for await (const frame of session.incoming) {
+ *       if (frame instanceof Frame.Text || frame instanceof Frame.Binary) await session.send(frame);
+ *     }
+ *   }));
+ * console.log(`listening on ${server.port}`);
+ * ```
+ *
+ * @module
+ */
+import type { IncomingMessage, Server as NodeHttpServer } from "node:http";
+import type { Server as NodeHttpsServer } from "node:https";
+import * as net from "node:net";
+import type { Duplex } from "node:stream";
+import * as tls from "node:tls";
+import { HandshakeError } from "../errors.ts";
+import { HTTP_DEFAULTS } from "../http/options.ts";
+import { encodeHead, responseHead, switchingProtocolsHead } from "../http/response_head.ts";
+import type { NetAddr, ServeHandler, ServeOptions, Server } from "../http/serve_types.ts";
+import { DEFAULT_HOSTNAME, DEFAULT_PORT, HttpServer, tlsOptions } from "../http/server.ts";
+import type { SocketTransport } from "../http/socket_transport.ts";
+import { transportStreams } from "../http/transport_streams.ts";
+import { UpgradedTransport } from "../http/upgraded_transport.ts";
+import type { Job } from "../job.ts";
+import type { TransportSink } from "../transport.ts";
+import { WebSocketUpgrade } from "../upgrade.ts";
+
+export type {
+  NetAddr,
+  ServeHandler,
+  ServeHandlerInfo,
+  ServeOptions,
+  Server,
+  ShutdownOptions,
+} from "../http/serve_types.ts";
+export type { HttpOptions } from "../http/options.ts";
+
+/** A {@linkcode SocketTransport} over a Node socket (`net.Socket`, `tls.TLSSocket`, or an upgraded `Duplex`). */
+class NodeSocketTransport implements SocketTransport {
+  readonly #socket: net.Socket;
+  readonly #highWaterMark: number;
+  #sink: TransportSink | null = null;
+  #needDrain = false;
+  #inputEnded = false;
+  #outputEnded = false;
+  #destroyed = false;
+  #error: unknown = undefined;
+  #flushWaiters: (() => void)[] = [];
+  readonly closed: Promise<void>;
+
+  constructor(socket: net.Socket, highWaterMark: number) {
+    this.#socket = socket;
+    this.#highWaterMark = highWaterMark;
+    let resolveClosed!: () => void;
+    this.closed = new Promise((resolve) => resolveClosed = resolve);
+    socket.on("error", (error) => {
+      this.#error = error;
+    });
+    socket.on("close", () => {
+      if (!this.#destroyed && !this.#inputEnded && this.#sink !== null) {
+        this.#inputEnded = true;
+        this.#sink.end(this.#error ?? new Error("the connection closed"));
+      }
+      this.#destroyed = true;
+      this.#wakeFlushWaiters();
+      resolveClosed();
+    });
+  }
+
+  get bufferedAmount(): number {
+    return this.#socket.writableLength;
+  }
+
+  start(sink: TransportSink): void {
+    if (this.#sink !== null) throw new Error("a transport starts once");
+    this.#sink = sink;
+    const socket = this.#socket;
+    socket.on("data", (chunk: Uint8Array) => {
+      if (this.#destroyed) return;
+      // A Buffer is a Uint8Array subclass; hand on a plain view of the same fresh memory.
+      sink.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    });
+    socket.on("end", () => {
+      if (this.#destroyed || this.#inputEnded) return;
+      this.#inputEnded = true;
+      sink.end(undefined);
+    });
+    socket.resume();
+  }
+
+  pause(): void {
+    this.#socket.pause();
+  }
+
+  resume(): void {
+    if (!this.#destroyed) this.#socket.resume();
+  }
+
+  readonly #afterWrite = (): void => {
+    const buffered = this.#socket.writableLength;
+    if (buffered === 0) this.#wakeFlushWaiters();
+    if (this.#destroyed || buffered >= this.#highWaterMark) return;
+    // Also on an empty queue: a session may wait with a lower mark than ours.
+    if (this.#needDrain || buffered === 0) {
+      this.#needDrain = false;
+      this.#sink?.drain();
+    }
+  };
+
+  write(chunk: Uint8Array): boolean {
+    if (this.#outputEnded || this.#destroyed) return false;
+    this.#socket.write(chunk, this.#afterWrite);
+    if (this.#socket.writableLength >= this.#highWaterMark) {
+      this.#needDrain = true;
+      return false;
+    }
+    return true;
+  }
+
+  flushed(): Promise<void> {
+    if (this.#destroyed || this.#socket.writableLength === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#flushWaiters.push(resolve));
+  }
+
+  #wakeFlushWaiters(): void {
+    const waiters = this.#flushWaiters;
+    if (waiters.length === 0) return;
+    this.#flushWaiters = [];
+    for (const w of waiters) w();
+  }
+
+  end(): void {
+    if (this.#outputEnded || this.#destroyed) return;
+    this.#outputEnded = true;
+    this.#socket.end();
+  }
+
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#socket.destroy();
+  }
+}
+
+function remoteAddrOf(socket: net.Socket): NetAddr {
+  return { hostname: socket.remoteAddress ?? "", port: socket.remotePort ?? 0, transport: "tcp" };
+}
+
+/**
+ * Serves HTTP/1.1 and WebSocket on a `node:net` server (`node:tls` when
+ * `cert` and `key` are given). Requests go to `handler`; a returned
+ * `WebSocketUpgrade` switches the connection to WebSocket.
+ *
+ * @param options Where to listen, TLS, limits and hooks.
+ * @param handler Answers each request.
+ * @returns The listening server.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "@hybi/websocket/node";
+ * const server = await serve({ port: 0 }, () => new Response("hello"));
+ * console.log(server.port);
+ * await server.shutdown();
+ * ```
+ */
+export async function serve(options: ServeOptions, handler: ServeHandler): Promise<Server> {
+  const server = new HttpServer(options, handler);
+  const pair = tlsOptions(options);
+  const highWaterMark = server.httpOptions.writeHighWaterMark;
+  const onSocket = (socket: net.Socket) => {
+    socket.setNoDelay(true);
+    server.accept(new NodeSocketTransport(socket, highWaterMark), remoteAddrOf(socket));
+  };
+  const listener: net.Server = pair === null
+    ? net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, onSocket)
+    : tls.createServer({ cert: pair.cert, key: pair.key, allowHalfOpen: true }, onSocket);
+  listener.on("error", (error) => {
+    // After listening, a failure to accept one connection (EMFILE …) must not stop the others.
+    if (!server.signal.aborted) (options.onError ?? console.error)(error);
+  });
+  // A failed TLS handshake concerns that client only.
+  listener.on("tlsClientError", () => {});
+  await new Promise<void>((resolve, reject) => {
+    listener.once("error", reject);
+    listener.listen(options.port ?? DEFAULT_PORT, options.hostname ?? DEFAULT_HOSTNAME, () => {
+      listener.off("error", reject);
+      resolve();
+    });
+  });
+  const address = listener.address() as net.AddressInfo;
+  server.listening({ hostname: address.address, port: address.port, transport: "tcp" }, {
+    close: () => new Promise<void>((resolve) => listener.close(() => resolve())),
+  });
+  return server;
+}
+
+/** Options of {@linkcode handleUpgrade} and {@linkcode attach}. */
+export interface UpgradeHandlingOptions {
+  /** The engine context's signal passed to `upgrade()`: aborting it closes the sessions with 1001. */
+  signal?: AbortSignal;
+  /** Receives handler failures answered with 500. Default `console.error`. */
+  onError?: (error: unknown) => void;
+  /** Queued outgoing bytes per socket above which writes wait for the peer. Default 1 MiB. */
+  writeHighWaterMark?: number;
+}
+
+function requestOf(req: IncomingMessage, secure: boolean): Request {
+  const headers = new Headers();
+  const raw = req.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i], raw[i + 1]);
+  const host = req.headers.host ?? "localhost";
+  return new Request(`${secure ? "https" : "http"}://${host}${req.url ?? "/"}`, {
+    method: req.method ?? "GET",
+    headers,
+  });
+}
+
+/**
+ * Handles one `'upgrade'` event of a Node `http.Server` (or `https.Server`):
+ * builds a web `Request`, calls `handler`, and either writes `101` and runs
+ * the WebSocket session on the socket, or writes the returned `Response`
+ * and closes the socket.
+ *
+ * @param req The request of the `'upgrade'` event.
+ * @param socket The socket of the `'upgrade'` event.
+ * @param head The bytes that followed the request head (they belong to the WebSocket).
+ * @param handler Answers the request.
+ * @param options The engine signal and hooks.
+ * @returns The session's job, or `null` when the request was answered with a plain response.
+ *
+ * @example
+ * ```ts ignore
+ * import http from "node:http";
+ * import { WebSocketUpgrade } from "@hybi/websocket";
+ * import { handleUpgrade } from "@hybi/websocket/node";
+ * const server = http.createServer((_req, res) => res.end("hello"));
+ * server.on("upgrade", (req, socket, head) =>
+ *   handleUpgrade(req, socket, head, (request) =>
+ *     new WebSocketUpgrade(request, null, async (session) => {
+ *       for await (const frame of session.incoming) await session.send(frame);
+ *     })));
+ * server.listen(8080);
+ * ```
+ */
+export async function handleUpgrade(
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Uint8Array,
+  handler: ServeHandler,
+  options: UpgradeHandlingOptions = {},
+): Promise<Job | null> {
+  const netSocket = socket as net.Socket;
+  const secure = (netSocket as tls.TLSSocket).encrypted === true;
+  const transport = new NodeSocketTransport(netSocket, options.writeHighWaterMark ?? HTTP_DEFAULTS.writeHighWaterMark);
+  // Read from now on, so that frames sent right after the head are kept for the session.
+  const upgraded = new UpgradedTransport(transport, head.length > 0 ? head.slice() : null);
+  transport.start(upgraded.socketSink);
+  netSocket.setNoDelay?.(true);
+  const onError = options.onError ?? console.error;
+  let result: Response | WebSocketUpgrade;
+  try {
+    const request = requestOf(req, secure);
+    result = await handler(request, { remoteAddr: remoteAddrOf(netSocket) });
+  } catch (error) {
+    if (error instanceof HandshakeError) result = error.response();
+    else {
+      try {
+        onError(error);
+      } catch {
+        // A failing reporter must not take the server down.
+      }
+      result = new Response("internal server error\n", { status: 500 });
+    }
+  }
+  if (result instanceof WebSocketUpgrade && req.httpVersion === "1.1") {
+    transport.write(encodeHead(switchingProtocolsHead(result.headers)));
+    const { input, output } = transportStreams(upgraded);
+    return result.upgrade(input, output, { signal: options.signal }, {});
+  }
+  const response = result instanceof Response
+    ? result
+    : new Response("a WebSocket handshake needs HTTP/1.1\n", { status: 400 });
+  try {
+    // A plain answer on a socket that asked to upgrade: small by nature, so buffered.
+    const body = new Uint8Array(await response.arrayBuffer());
+    const headText = responseHead(response.status, response.statusText, response.headers, {
+      contentLength: body.length,
+      chunked: false,
+      close: true,
+      keepAlive: false,
+    });
+    transport.write(encodeHead(headText, [body], body.length));
+    transport.end();
+  } catch {
+    transport.destroy();
+  }
+  return null;
+}
+
+/** What {@linkcode attach} returns: a way to stop handling upgrades and close the sessions. */
+export interface Attachment {
+  /** Stops listening to the server's `'upgrade'` event. */
+  detach(): void;
+  /**
+   * Detaches, closes every session with 1001 Going Away, waits for their
+   * close handshakes up to `timeout` milliseconds (default 10 000), then
+   * drops what is left. The `http.Server` itself is not closed.
+   */
+  shutdown(options?: { timeout?: number }): Promise<void>;
+}
+
+/**
+ * Serves WebSocket upgrades of an existing Node `http.Server` or
+ * `https.Server` (plain `http`, Express, Fastify …) with `handler`; the
+ * server's other requests are untouched.
+ *
+ * @param server The Node HTTP server.
+ * @param handler Answers each upgrade request.
+ * @param options Hooks and limits.
+ * @returns A handle to detach and to shut the sessions down.
+ *
+ * @example
+ * ```ts ignore
+ * import http from "node:http";
+ * import { WebSocketUpgrade } from "@hybi/websocket";
+ * import { attach } from "@hybi/websocket/node";
+ * const server = http.createServer((_req, res) => res.end("hello")).listen(8080);
+ * const ws = attach(server, (request) =>
+ *   new WebSocketUpgrade(request, null, async (session) => {
+ *     for await (const frame of session.incoming) await session.send(frame);
+ *   }));
+ * // later: await ws.shutdown(); server.close();
+ * ```
+ */
+export function attach(
+  server: NodeHttpServer | NodeHttpsServer,
+  handler: ServeHandler,
+  options: Omit<UpgradeHandlingOptions, "signal"> = {},
+): Attachment {
+  const controller = new AbortController();
+  const jobs = new Set<Job>();
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Uint8Array) => {
+    if (controller.signal.aborted) {
+      socket.destroy();
+      return;
+    }
+    handleUpgrade(req, socket, head, handler, { ...options, signal: controller.signal }).then(
+      (job) => {
+        if (job === null) return;
+        jobs.add(job);
+        job.then(() => jobs.delete(job));
+      },
+      (error) => {
+        socket.destroy();
+        (options.onError ?? console.error)(error);
+      },
+    );
+  };
+  server.on("upgrade", onUpgrade);
+  const detach = () => void server.off("upgrade", onUpgrade);
+  return {
+    detach,
+    async shutdown(shutdownOptions = {}) {
+      detach();
+      controller.abort(new DOMException("the server is shutting down", "AbortError"));
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all([...jobs].map((j) => j.join())),
+        new Promise<void>((resolve) => timer = setTimeout(resolve, shutdownOptions.timeout ?? 10_000)),
+      ]);
+      clearTimeout(timer);
+      for (const job of jobs) job.cancel(new DOMException("the server shut down", "AbortError"));
+      await Promise.all([...jobs].map((j) => j.join()));
+    },
+  };
+}
