@@ -4,7 +4,7 @@
  * short writes buffered until `drain`). It never uses `Bun.serve`'s
  * WebSocket.
  *
- * @example A WebSocket echo server
+ * @example A WebSocket echo server (needs the Bun runtime, so not run by `deno test --doc`)
  * ```ts ignore
  * import { Frame, WebSocketUpgrade } from "@hybi/websocket";
  * import { serve } from "@hybi/websocket/bun";
@@ -274,7 +274,7 @@ function bunApi(): BunApi {
  * @param handler Answers each request.
  * @returns The listening server.
  *
- * @example
+ * @example Needs the Bun runtime, so not run by `deno test --doc`
  * ```ts ignore
  * import { serve } from "@hybi/websocket/bun";
  * const server = await serve({ port: 0 }, () => new Response("hello"));

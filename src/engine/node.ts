@@ -4,17 +4,18 @@
  * Express, Fastify …) whose `'upgrade'` event hands over the socket.
  *
  * @example A WebSocket echo server
- * ```ts ignore
+ * ```ts
  * import { Frame, WebSocketUpgrade } from "@hybi/websocket";
  * import { serve } from "@hybi/websocket/node";
  *
- * const server = await serve({ port: 8080 }, (request) =>
+ * const server = await serve({ port: 0 }, (request) =>
  *   new WebSocketUpgrade(request, null, async (session) => {
  *     for await (const frame of session.incoming) {
  *       if (frame instanceof Frame.Text || frame instanceof Frame.Binary) await session.send(frame);
  *     }
  *   }));
  * console.log(`listening on ${server.port}`);
+ * await server.shutdown();
  * ```
  *
  * @module
@@ -32,7 +33,7 @@ import { DEFAULT_HOSTNAME, DEFAULT_PORT, HttpServer, tlsOptions } from "../http/
 import type { SocketTransport } from "../http/socket_transport.ts";
 import { transportStreams } from "../http/transport_streams.ts";
 import { UpgradedTransport } from "../http/upgraded_transport.ts";
-import type { Job } from "../job.ts";
+import { Job } from "../job.ts";
 import type { TransportSink } from "../transport.ts";
 import { WebSocketUpgrade } from "../upgrade.ts";
 
@@ -167,10 +168,10 @@ function remoteAddrOf(socket: net.Socket): NetAddr {
  * @returns The listening server.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { serve } from "@hybi/websocket/node";
  * const server = await serve({ port: 0 }, () => new Response("hello"));
- * console.log(server.port);
+ * console.log(await (await fetch(`http://127.0.0.1:${server.port}/`)).text()); // hello
  * await server.shutdown();
  * ```
  */
@@ -237,10 +238,11 @@ function requestOf(req: IncomingMessage, secure: boolean): Request {
  * @param head The bytes that followed the request head (they belong to the WebSocket).
  * @param handler Answers the request.
  * @param options The engine signal and hooks.
- * @returns The session's job, or `null` when the request was answered with a plain response.
+ * @returns A job covering the whole connection: it ends when the session
+ *   ends, or once a plain answer is written; cancelling it drops the socket.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import http from "node:http";
  * import { WebSocketUpgrade } from "@hybi/websocket";
  * import { handleUpgrade } from "@hybi/websocket/node";
@@ -250,16 +252,16 @@ function requestOf(req: IncomingMessage, secure: boolean): Request {
  *     new WebSocketUpgrade(request, null, async (session) => {
  *       for await (const frame of session.incoming) await session.send(frame);
  *     })));
- * server.listen(8080);
+ * server.listen(0, () => server.close());
  * ```
  */
-export async function handleUpgrade(
+export function handleUpgrade(
   req: IncomingMessage,
   socket: Duplex,
   head: Uint8Array,
   handler: ServeHandler,
   options: UpgradeHandlingOptions = {},
-): Promise<Job | null> {
+): Job {
   const netSocket = socket as net.Socket;
   const secure = (netSocket as tls.TLSSocket).encrypted === true;
   const transport = new NodeSocketTransport(netSocket, options.writeHighWaterMark ?? HTTP_DEFAULTS.writeHighWaterMark);
@@ -267,31 +269,19 @@ export async function handleUpgrade(
   const upgraded = new UpgradedTransport(transport, head.length > 0 ? head.slice() : null);
   transport.start(upgraded.socketSink);
   netSocket.setNoDelay?.(true);
-  const onError = options.onError ?? console.error;
-  let result: Response | WebSocketUpgrade;
-  try {
-    const request = requestOf(req, secure);
-    result = await handler(request, { remoteAddr: remoteAddrOf(netSocket) });
-  } catch (error) {
-    if (error instanceof HandshakeError) result = error.response();
-    else {
-      try {
-        onError(error);
-      } catch {
-        // A failing reporter must not take the server down.
-      }
-      result = new Response("internal server error\n", { status: 500 });
+  let session: Job | null = null;
+  const run = async (): Promise<void> => {
+    const result = await answer(req, netSocket, secure, handler, options.onError ?? console.error);
+    if (result instanceof WebSocketUpgrade && req.httpVersion === "1.1") {
+      transport.write(encodeHead(switchingProtocolsHead(result.headers)));
+      const { input, output } = transportStreams(upgraded);
+      session = result.upgrade(input, output, { signal: options.signal }, {});
+      await session.join();
+      return;
     }
-  }
-  if (result instanceof WebSocketUpgrade && req.httpVersion === "1.1") {
-    transport.write(encodeHead(switchingProtocolsHead(result.headers)));
-    const { input, output } = transportStreams(upgraded);
-    return result.upgrade(input, output, { signal: options.signal }, {});
-  }
-  const response = result instanceof Response
-    ? result
-    : new Response("a WebSocket handshake needs HTTP/1.1\n", { status: 400 });
-  try {
+    const response = result instanceof Response
+      ? result
+      : new Response("a WebSocket handshake needs HTTP/1.1\n", { status: 400 });
     // A plain answer on a socket that asked to upgrade: small by nature, so buffered.
     const body = new Uint8Array(await response.arrayBuffer());
     const headText = responseHead(response.status, response.statusText, response.headers, {
@@ -302,10 +292,40 @@ export async function handleUpgrade(
     });
     transport.write(encodeHead(headText, [body], body.length));
     transport.end();
-  } catch {
+  };
+  const finished = run().catch((error) => {
     transport.destroy();
+    reportSafely(options.onError ?? console.error, error);
+  });
+  return new Job(finished, (reason) => {
+    if (session !== null) session.cancel(reason);
+    else transport.destroy();
+  });
+}
+
+function reportSafely(onError: (error: unknown) => void, error: unknown): void {
+  try {
+    onError(error);
+  } catch {
+    // A failing reporter must not take the server down.
   }
-  return null;
+}
+
+/** The handler's answer; a thrown HandshakeError becomes its response, any other error a 500. */
+async function answer(
+  req: IncomingMessage,
+  socket: net.Socket,
+  secure: boolean,
+  handler: ServeHandler,
+  onError: (error: unknown) => void,
+): Promise<Response | WebSocketUpgrade> {
+  try {
+    return await handler(requestOf(req, secure), { remoteAddr: remoteAddrOf(socket) });
+  } catch (error) {
+    if (error instanceof HandshakeError) return error.response();
+    reportSafely(onError, error);
+    return new Response("internal server error\n", { status: 500 });
+  }
 }
 
 /** What {@linkcode attach} returns: a way to stop handling upgrades and close the sessions. */
@@ -331,16 +351,18 @@ export interface Attachment {
  * @returns A handle to detach and to shut the sessions down.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import http from "node:http";
  * import { WebSocketUpgrade } from "@hybi/websocket";
  * import { attach } from "@hybi/websocket/node";
- * const server = http.createServer((_req, res) => res.end("hello")).listen(8080);
+ * const server = http.createServer((_req, res) => res.end("hello")).listen(0, "127.0.0.1");
  * const ws = attach(server, (request) =>
  *   new WebSocketUpgrade(request, null, async (session) => {
  *     for await (const frame of session.incoming) await session.send(frame);
  *   }));
- * // later: await ws.shutdown(); server.close();
+ * // later:
+ * await ws.shutdown();
+ * server.close();
  * ```
  */
 export function attach(
@@ -355,17 +377,9 @@ export function attach(
       socket.destroy();
       return;
     }
-    handleUpgrade(req, socket, head, handler, { ...options, signal: controller.signal }).then(
-      (job) => {
-        if (job === null) return;
-        jobs.add(job);
-        job.then(() => jobs.delete(job));
-      },
-      (error) => {
-        socket.destroy();
-        (options.onError ?? console.error)(error);
-      },
-    );
+    const job = handleUpgrade(req, socket, head, handler, { ...options, signal: controller.signal });
+    jobs.add(job);
+    job.then(() => jobs.delete(job));
   };
   server.on("upgrade", onUpgrade);
   const detach = () => void server.off("upgrade", onUpgrade);

@@ -1,0 +1,81 @@
+/**
+ * `attach` and `handleUpgrade` of the Node engine on a Node `http.Server`.
+ * They are for Node's own HTTP server, so this file runs under Node only.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { Frame, FrameReader, FrameWriter, type Job, WebSocketUpgrade } from "../mod.ts";
+import { next, rawEcho, runtime } from "./_helpers/engine.ts";
+import { handshake, RawClient } from "./_helpers/raw_client.ts";
+import { WebSocketClient } from "./_helpers/ws_client.ts";
+
+const skip = runtime === "node" ? false : "attach() is for Node's http.Server; this file runs under Node";
+
+async function httpServer(): Promise<{ server: http.Server; port: number }> {
+  const server = http.createServer((_req, res) => res.end("plain http"));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+test(
+  "attach: WebSocket upgrades of an http.Server go to the handler, other requests stay with it",
+  { skip },
+  async () => {
+    const { attach } = await import("../src/engine/node.ts");
+    const { server, port } = await httpServer();
+    const ws = attach(server, (request) => {
+      if (new URL(request.url).pathname === "/forbidden") return new Response("no", { status: 403 });
+      return new WebSocketUpgrade(request, null, rawEcho);
+    });
+    assert.equal(await (await fetch(`http://127.0.0.1:${port}/`)).text(), "plain http");
+
+    const builtIn = new WebSocket(`ws://127.0.0.1:${port}/chat`);
+    await next(builtIn, "open");
+    builtIn.send("hello");
+    assert.equal((await next<MessageEvent>(builtIn, "message")).data, "hello");
+
+    const client = new WebSocketClient(`ws://127.0.0.1:${port}/`);
+    await new Promise<void>((resolve, reject) => client.once("open", resolve).once("error", reject));
+    client.ping(Buffer.from("p"));
+    assert.equal((await new Promise<Buffer>((r) => client.once("pong", r))).toString(), "p");
+
+    const refused = await RawClient.connect(port);
+    refused.write(handshake("/forbidden"));
+    await refused.until(() => refused.ended);
+    assert.equal(refused.status(), 403);
+
+    // Shutdown closes the sessions with 1001; the http.Server is the caller's to close.
+    const closed = next<CloseEvent>(builtIn, "close");
+    const wsClosed = new Promise<number>((r) => client.once("close", (code) => r(code)));
+    await ws.shutdown({ timeout: 2000 });
+    assert.equal((await closed).code, 1001);
+    assert.equal(await wsClosed, 1001);
+    await new Promise((resolve) => server.close(resolve));
+  },
+);
+
+test("handleUpgrade: the head bytes that came with the request reach the session", { skip }, async () => {
+  const { handleUpgrade } = await import("../src/engine/node.ts");
+  const { server, port } = await httpServer();
+  const jobs: Job[] = [];
+  server.on("upgrade", (req, socket, head) => {
+    jobs.push(handleUpgrade(req, socket, head, (request) => new WebSocketUpgrade(request, null, rawEcho)));
+  });
+  const client = await RawClient.connect(port);
+  const writer = new FrameWriter({ masking: true });
+  client.write(Buffer.concat([Buffer.from(handshake(), "latin1"), writer.encode(new Frame.Text("with the head"))]));
+  await client.until(() => client.text().includes("with the head"));
+  const reader = new FrameReader({ role: "client" });
+  reader.push(client.bytes().subarray(client.text().indexOf("\r\n\r\n") + 4));
+  assert.equal(reader.read()?.readText(), "with the head");
+  client.write(writer.encode(new Frame.Close()));
+  await client.until(() => client.ended);
+  assert.equal(jobs.length, 1);
+  await jobs[0];
+  assert.equal(jobs[0].isActive, false);
+  client.close();
+  await new Promise((resolve) => server.close(resolve));
+});
