@@ -58,7 +58,22 @@ export { DEFAULT_MAX_FRAME_SIZE, FrameReader, type FrameReaderOptions } from "./
 export { FrameWriter, type FrameWriterOptions } from "./src/frame/frame_writer.ts";
 export { applyMask } from "./src/frame/mask.ts";
 export { computeAccept, type HandshakeOffer, validateHandshake, WEBSOCKET_GUID } from "./src/handshake.ts";
+export type { NetAddr, ServeHandler, ServeHandlerInfo } from "./src/http/serve_types.ts";
 export { Job } from "./src/job.ts";
+export {
+  type FallbackHandler,
+  originAllowed,
+  type OriginPolicy,
+  type RawRouteHandler,
+  type Route,
+  route,
+  type RouteContext,
+  type RouteHandler,
+  router,
+  webSocketRaw,
+  type WebSocketRouteContext,
+  type WebSocketRouteOptions,
+} from "./src/routing.ts";
 export { RawWebSocketSession } from "./src/session/raw_session.ts";
 export type { WebSocketSession } from "./src/session/session.ts";
 export { sha1 } from "./src/sha1.ts";

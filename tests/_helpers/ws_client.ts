@@ -12,12 +12,18 @@ export interface WsClient {
   once(event: "pong", listener: (data: Buffer) => void): WsClient;
   once(event: "message", listener: (data: Buffer, isBinary: boolean) => void): WsClient;
   once(event: "close", listener: (code: number, reason: Buffer) => void): WsClient;
+  once(event: "unexpected-response", listener: (request: unknown, response: { statusCode: number }) => void): WsClient;
+  readonly protocol: string;
   ping(data?: Uint8Array): void;
   send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
   terminate(): void;
 }
 
-export type WsClientConstructor = new (url: string, options?: ConnectionOptions) => WsClient;
+export type WsClientConstructor = new (
+  url: string,
+  protocols?: string | string[],
+  options?: ConnectionOptions & { origin?: string },
+) => WsClient;
 
 export const WebSocketClient: WsClientConstructor = wsModule as unknown as WsClientConstructor;

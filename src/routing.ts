@@ -1,0 +1,317 @@
+/**
+ * Route helpers in the manner of Ktor's routing DSL: `webSocketRaw(path,
+ * protocol, handler)` builds a route that upgrades matching requests and
+ * runs `handler` on the RAW session; `route(path, handler)` a plain one;
+ * `router(routes, fallback)` turns a list of routes into the handler an
+ * engine's `serve` takes. (`webSocket(path, protocol, handler)`, on the
+ * default session, comes with the default session.)
+ *
+ * Paths match exactly, segment by segment; a segment `:name` matches any
+ * one non-empty segment and is passed, percent-decoded, in `params`.
+ *
+ * @module
+ */
+import { ErrorCode, HandshakeError } from "./errors.ts";
+import { hasToken, parseTokenList } from "./handshake.ts";
+import type { ServeHandler, ServeHandlerInfo } from "./http/serve_types.ts";
+import type { RawWebSocketSession } from "./session/raw_session.ts";
+import { WebSocketUpgrade, type WebSocketUpgradeOptions } from "./upgrade.ts";
+
+/** What a route's handler learns besides the request. */
+export interface RouteContext {
+  /** Values of the path's `:name` segments, percent-decoded. */
+  readonly params: Readonly<Record<string, string>>;
+  /** The connection the request came on. */
+  readonly info: ServeHandlerInfo;
+}
+
+/** The handler of a plain route: the same as an engine handler, plus the route context. */
+export type RouteHandler = (
+  request: Request,
+  context: RouteContext,
+) => Response | WebSocketUpgrade | Promise<Response | WebSocketUpgrade>;
+
+/** What answers requests no route takes. */
+export type FallbackHandler = (request: Request, info: ServeHandlerInfo) => Response | Promise<Response>;
+
+/** A route: a path pattern, which requests on it it takes, and its handler. */
+export interface Route {
+  /** The path pattern, such as `/rooms/:room`. */
+  readonly path: string;
+  /** Whether this is a WebSocket route (a plain request on its path is answered 426). */
+  readonly webSocket: boolean;
+  /** The path's parameters when `path` (as sent, percent-encoded) matches the pattern, else `null`. */
+  match(path: string): Readonly<Record<string, string>> | null;
+  /** Whether the route takes this request, whose path matched. */
+  accepts(request: Request): boolean;
+  /** Answers a request the route takes. */
+  handle: RouteHandler;
+}
+
+/** What a WebSocket route's handler learns besides the session. */
+export interface WebSocketRouteContext extends RouteContext {
+  /** The opening handshake request. */
+  readonly request: Request;
+}
+
+/** The handler of a {@linkcode webSocketRaw} route: it runs the RAW session; its return ends the session. */
+export type RawRouteHandler = (
+  session: RawWebSocketSession,
+  context: WebSocketRouteContext,
+) => Promise<void> | void;
+
+/**
+ * Which `Origin`s may open a WebSocket (a defence against cross-site
+ * WebSocket hijacking: browsers send `Origin`, and any page can try to
+ * connect). `"any"` allows all; `"same-origin"` allows a request without
+ * `Origin` (not from a browser) or whose `Origin` is the server's own
+ * (scheme and host of the request URL); a list allows those origins
+ * exactly (plus requests without `Origin`); a function decides.
+ */
+export type OriginPolicy =
+  | "any"
+  | "same-origin"
+  | readonly string[]
+  | ((origin: string | null, request: Request) => boolean);
+
+/** Options of a WebSocket route: the upgrade's limits, plus the origin policy. */
+export interface WebSocketRouteOptions extends WebSocketUpgradeOptions {
+  /** Who may connect; a refused request gets 403. Default `"any"`. */
+  origins?: OriginPolicy;
+}
+
+/** One compiled segment: a literal, or a parameter name. */
+interface Segment {
+  literal: string | null;
+  param: string | null;
+}
+
+function compile(path: string): Segment[] {
+  if (path.charCodeAt(0) !== 0x2f) throw new TypeError(`a route path must start with "/": ${path}`);
+  return path.slice(1).split("/").map((s) =>
+    s.charCodeAt(0) === 0x3a && s.length > 1 ? { literal: null, param: s.slice(1) } : { literal: s, param: null }
+  );
+}
+
+function decode(segment: string): string {
+  if (segment.indexOf("%") < 0) return segment;
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** Matches `path` against compiled segments; the parameters, or `null`. */
+function match(segments: readonly Segment[], path: string): Readonly<Record<string, string>> | null {
+  let params: Record<string, string> | null = null;
+  let start = 1;
+  for (let i = 0; i < segments.length; i++) {
+    if (start > path.length) return null;
+    let end = path.indexOf("/", start);
+    if (end < 0) end = path.length;
+    const last = i === segments.length - 1;
+    if (last !== (end === path.length)) return null;
+    const segment = segments[i];
+    if (segment.literal !== null) {
+      if (end - start !== segment.literal.length || !path.startsWith(segment.literal, start)) return null;
+    } else {
+      if (end === start) return null;
+      params ??= {};
+      params[segment.param!] = decode(path.slice(start, end));
+    }
+    start = end + 1;
+  }
+  return params ?? NO_PARAMS;
+}
+
+/** The path of an absolute URL string, scanned without parsing the whole URL. */
+export function pathOf(url: string): string {
+  const scheme = url.indexOf("://");
+  let start = url.indexOf("/", scheme < 0 ? 0 : scheme + 3);
+  if (start < 0) return "/";
+  let end = start;
+  while (end < url.length) {
+    const c = url.charCodeAt(end);
+    if (c === 0x3f || c === 0x23) break; // ? #
+    end++;
+  }
+  return url.slice(start, end);
+}
+
+function isUpgradeRequest(request: Request): boolean {
+  return hasToken(request.headers.get("upgrade"), "websocket");
+}
+
+/**
+ * Whether `request`'s `Origin` passes `policy`.
+ *
+ * @param request The opening handshake request.
+ * @param policy The origin policy.
+ */
+export function originAllowed(request: Request, policy: OriginPolicy): boolean {
+  if (policy === "any") return true;
+  const origin = request.headers.get("origin");
+  if (typeof policy === "function") return policy(origin, request);
+  if (origin === null) return true;
+  const lower = origin.toLowerCase();
+  if (policy === "same-origin") return lower === new URL(request.url).origin.toLowerCase();
+  for (const allowed of policy) if (allowed.toLowerCase() === lower) return true;
+  return false;
+}
+
+/**
+ * A plain route: requests whose path matches `path` (any method) go to
+ * `handler`, which may also return a `WebSocketUpgrade` itself.
+ *
+ * @param path The path pattern, such as `/` or `/rooms/:room`.
+ * @param handler Answers the request.
+ * @returns The route, for {@linkcode router}.
+ *
+ * @example
+ * ```ts
+ * import { route, router } from "@hybi/websocket";
+ * const handle = router([route("/hello/:name", (_req, { params }) => new Response(`hello ${params.name}`))]);
+ * const info = { remoteAddr: { hostname: "127.0.0.1", port: 1, transport: "tcp" as const } };
+ * const res = await handle(new Request("http://x/hello/w%C3%B6rld"), info) as Response;
+ * console.log(await res.text()); // hello wörld
+ * ```
+ */
+export function route(path: string, handler: RouteHandler): Route {
+  const segments = compile(path);
+  return {
+    path,
+    webSocket: false,
+    match: (p) => match(segments, p),
+    accepts: () => true,
+    handle: handler,
+  };
+}
+
+/**
+ * The WebSocket route builder behind `webSocketRaw` (and, with the default
+ * session, `webSocket`): `run` gets the RAW session of each accepted
+ * upgrade on `path`.
+ */
+function upgradeRoute(
+  path: string,
+  protocol: string | null,
+  run: RawRouteHandler,
+  options: WebSocketRouteOptions,
+): Route {
+  const segments = compile(path);
+  const { origins = "any", ...upgradeOptions } = options;
+  return {
+    path,
+    webSocket: true,
+    match: (p) => match(segments, p),
+    accepts(request) {
+      if (!isUpgradeRequest(request)) return false;
+      if (protocol === null) return true;
+      return parseTokenList(request.headers.get("sec-websocket-protocol"))?.includes(protocol) ?? false;
+    },
+    handle(request, context) {
+      if (!originAllowed(request, origins)) {
+        throw new HandshakeError(ErrorCode.BadHandshake, 403, "the request's Origin is not allowed");
+      }
+      const routeContext: WebSocketRouteContext = { params: context.params, info: context.info, request };
+      return new WebSocketUpgrade(request, protocol, (session) => run(session, routeContext), upgradeOptions);
+    },
+  };
+}
+
+/**
+ * A WebSocket route on the RAW session, as Ktor's `webSocketRaw(path,
+ * protocol) { }`: an upgrade request on `path` (offering `protocol`, when
+ * not `null`) is answered `101` and `handler` runs on the RAW session
+ * (frames as they come: no automatic pong, no reassembly, no close
+ * handshake of its own). The default session's `webSocket(path, protocol,
+ * handler)` comes with the default session.
+ *
+ * @param path The path pattern, such as `/ws` or `/rooms/:room`.
+ * @param protocol The subprotocol to speak, or `null` for none.
+ * @param handler Runs the session; the session ends when it returns.
+ * @param options Upgrade limits and the origin policy.
+ * @returns The route, for {@linkcode router}.
+ *
+ * @example
+ * ```ts
+ * import { Frame, router, webSocketRaw } from "@hybi/websocket";
+ * const handle = router([
+ *   webSocketRaw("/echo", null, async (session) => {
+ *     for await (const frame of session.incoming) {
+ *       if (frame instanceof Frame.Ping) await session.send(new Frame.Pong(frame.data));
+ *       else if (frame instanceof Frame.Close) return void await session.close(frame.readReason() ?? undefined);
+ *       else await session.send(frame);
+ *     }
+ *   }, { origins: "same-origin" }),
+ * ]);
+ * const info = { remoteAddr: { hostname: "127.0.0.1", port: 1, transport: "tcp" as const } };
+ * const plain = await handle(new Request("http://x/echo"), info) as Response;
+ * console.log(plain.status); // 426
+ * ```
+ */
+export function webSocketRaw(
+  path: string,
+  protocol: string | null,
+  handler: RawRouteHandler,
+  options: WebSocketRouteOptions = {},
+): Route {
+  return upgradeRoute(path, protocol, handler, options);
+}
+
+function notFound(): Response {
+  return new Response("not found\n", { status: 404, headers: { "content-type": "text/plain; charset=utf-8" } });
+}
+
+function upgradeRequired(): Response {
+  return new Response("this path speaks WebSocket only\n", {
+    status: 426,
+    headers: { "content-type": "text/plain; charset=utf-8", upgrade: "websocket", connection: "Upgrade" },
+  });
+}
+
+/**
+ * Turns routes into the handler `serve` takes. Routes are tried in order;
+ * the first whose path matches and that takes the request answers it. A
+ * request on a WebSocket route's path that no route takes gets 426 Upgrade
+ * Required when it is not an upgrade, and 400 when it is one that offers
+ * none of the path's subprotocols. Any other request goes to `fallback`
+ * (default: 404).
+ *
+ * @param routes The routes, tried in order.
+ * @param fallback Answers requests no route takes.
+ * @returns A handler for an engine's `serve`.
+ *
+ * @example
+ * ```ts
+ * import { route, router } from "@hybi/websocket";
+ * const handle = router([route("/", () => new Response("home"))], () => new Response("elsewhere", { status: 404 }));
+ * const info = { remoteAddr: { hostname: "127.0.0.1", port: 1, transport: "tcp" as const } };
+ * console.log((await handle(new Request("http://x/nope"), info) as Response).status); // 404
+ * ```
+ */
+export function router(routes: readonly Route[], fallback: FallbackHandler = notFound): ServeHandler {
+  const list = [...routes];
+  return (request, info) => {
+    const path = pathOf(request.url);
+    let onWebSocketPath = false;
+    for (const route of list) {
+      const params = route.match(path);
+      if (params === null) continue;
+      if (!route.accepts(request)) {
+        if (route.webSocket) onWebSocketPath = true;
+        continue;
+      }
+      return route.handle(request, { params, info });
+    }
+    if (onWebSocketPath) {
+      if (!isUpgradeRequest(request)) return upgradeRequired();
+      return new HandshakeError(ErrorCode.BadHandshake, 400, "the client offered none of this path's subprotocols")
+        .response();
+    }
+    return fallback(request, info);
+  };
+}
