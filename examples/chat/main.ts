@@ -1,0 +1,37 @@
+/**
+ * Starts the chat room (`npm start` on Deno, `npm run start:bun`,
+ * `npm run start:node`):
+ *
+ *     deno run -A examples/chat/main.ts [--port 8080] [--hostname 127.0.0.1]
+ *
+ * then open http://127.0.0.1:8080/ in two browser windows.
+ *
+ * @module
+ */
+import process from "node:process";
+import { runtime } from "../runtime.ts";
+import { startChat } from "./chat_server.ts";
+
+function option(name: string, fallback: string): string {
+  const args = process.argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === `--${name}` && i + 1 < args.length) return args[i + 1];
+    if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
+  }
+  return fallback;
+}
+
+const hostname = option("hostname", "127.0.0.1");
+const server = await startChat({ port: Number(option("port", "8080")), hostname });
+const shown = hostname.includes(":") ? `[${hostname}]` : hostname;
+console.log(`chat room on http://${shown}:${server.port}/ (${runtime})`);
+
+let stopping = false;
+const stop = async () => {
+  if (stopping) process.exit(130);
+  stopping = true;
+  await server.shutdown({ timeout: 3000 });
+  process.exit(0);
+};
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);

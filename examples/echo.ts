@@ -1,0 +1,80 @@
+/**
+ * The conformance testee: a WebSocket echo server on any path. Every text
+ * message comes back as text and every binary message as binary. It prints
+ * one line, `listening on <port>`, once it accepts connections, and shuts
+ * down gracefully on SIGINT or SIGTERM.
+ *
+ * The same file runs on each runtime, with the matching engine:
+ *
+ *     deno run -A examples/echo.ts --port 9001     (npm run echo:deno -- --port 9001)
+ *     bun examples/echo.ts --port 9001             (npm run echo:bun -- --port 9001)
+ *     node examples/echo.ts --port 9001            (npm run echo:node -- --port 9001)
+ *
+ * `--port 0` picks a free port (the printed line tells which);
+ * `--hostname` defaults to 127.0.0.1.
+ *
+ * @module
+ */
+import process from "node:process";
+import { Frame, type RawWebSocketSession, type ServeHandler, WebSocketUpgrade } from "../mod.ts";
+import { serveOnThisRuntime } from "./runtime.ts";
+
+/**
+ * Echoes on the RAW session: data frames go back as they come (fragments
+ * too, with their opcodes and FIN bits), pings are answered with pongs, and
+ * the close is answered with the peer's code.
+ */
+// Switch-over point: once the default session lands, run the echo on it
+// (`webSocket`), which also reassembles messages and validates UTF-8.
+async function echo(session: RawWebSocketSession): Promise<void> {
+  for await (const frame of session.incoming) {
+    if (frame instanceof Frame.Ping) await session.send(new Frame.Pong(frame.data));
+    else if (frame instanceof Frame.Pong) continue;
+    else if (frame instanceof Frame.Close) {
+      await session.close(frame.readReason() ?? undefined);
+      return;
+    } else await session.send(frame);
+  }
+}
+
+const handler: ServeHandler = (request) => {
+  if (request.headers.get("upgrade") === null) {
+    return new Response("hybi echo server: connect with a WebSocket client\n", {
+      status: 426,
+      headers: { upgrade: "websocket", connection: "Upgrade", "content-type": "text/plain; charset=utf-8" },
+    });
+  }
+  return new WebSocketUpgrade(request, null, echo);
+};
+
+function option(name: string, fallback: string): string {
+  const args = process.argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === `--${name}` && i + 1 < args.length) return args[i + 1];
+    if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
+  }
+  return fallback;
+}
+
+const port = Number(option("port", "9001"));
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`--port must be a port number, not ${option("port", "")}`);
+  process.exit(2);
+}
+const server = await serveOnThisRuntime({
+  port,
+  hostname: option("hostname", "127.0.0.1"),
+  // Large messages are the point of a conformance suite.
+  maxBodySize: 64 * 1024 * 1024,
+}, handler);
+console.log(`listening on ${server.port}`);
+
+let stopping = false;
+const stop = async () => {
+  if (stopping) process.exit(130); // a second signal: stop now
+  stopping = true;
+  await server.shutdown({ timeout: 5000 });
+  process.exit(0);
+};
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);

@@ -1,0 +1,109 @@
+/**
+ * `examples/echo.ts`, started exactly as an outside conformance suite starts
+ * it (`npm run echo:<runtime> -- --port 0`), on the runtime running the test.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { spawn } from "node:child_process";
+import { CloseReason, Frame, FrameReader, FrameWriter } from "../mod.ts";
+import { next, runtime } from "./_helpers/engine.ts";
+import { handshake, RawClient } from "./_helpers/raw_client.ts";
+import { WebSocketClient } from "./_helpers/ws_client.ts";
+
+/** A child process's output, its exit code, and a way to signal it. */
+interface Child {
+  stdout(onData: (text: string) => void): void;
+  exited: Promise<number | null>;
+  kill(signal: "SIGTERM" | "SIGINT"): void;
+}
+
+function spawnChild(command: string, args: string[], cwd: string): Child {
+  if (runtime === "deno") {
+    // Deno's node:child_process reports a child that exits 0 after SIGTERM as killed; its own API tells the truth.
+    const child = new Deno.Command(command, { args, cwd, stdout: "piped", stderr: "inherit" }).spawn();
+    const decoder = new TextDecoder();
+    let listener: (text: string) => void = () => {};
+    const reading = child.stdout.pipeTo(new WritableStream({ write: (chunk) => listener(decoder.decode(chunk)) }));
+    return {
+      stdout: (onData) => listener = onData,
+      exited: child.status.then(async (status) => {
+        await reading;
+        return status.code;
+      }),
+      kill: (signal) => child.kill(signal),
+    };
+  }
+  const child = spawn(command, args, { cwd, stdio: ["ignore", "pipe", "inherit"] });
+  return {
+    stdout: (onData) => child.stdout!.on("data", (d) => onData(String(d))),
+    exited: new Promise((resolve) => child.on("exit", (code) => resolve(code))),
+    kill: (signal) => child.kill(signal),
+  };
+}
+
+function startEcho() {
+  const child = spawnChild(
+    "npm",
+    ["run", "-s", `echo:${runtime}`, "--", "--port", "0"],
+    new URL("..", import.meta.url).pathname,
+  );
+  let stdout = "";
+  const port = new Promise<number>((resolve, reject) => {
+    child.stdout((d) => {
+      stdout += d;
+      const line = stdout.match(/^listening on (\d+)\n/);
+      if (line) resolve(Number(line[1]));
+    });
+    child.exited.then((code) => reject(new Error(`the echo exited (${code}) before listening: ${stdout}`)));
+  });
+  return { child, port, exited: child.exited, output: () => stdout };
+}
+
+test(`examples/echo.ts on ${runtime}: one "listening on <port>" line, echoes, exits cleanly on SIGTERM`, async () => {
+  const echo = startEcho();
+  const port = await echo.port;
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/any/path?x=1`);
+  ws.binaryType = "arraybuffer";
+  await next(ws, "open");
+  ws.send("text ✓");
+  assert.equal((await next<MessageEvent>(ws, "message")).data, "text ✓");
+  ws.send(new Uint8Array([0, 1, 2, 255]));
+  assert.deepEqual(new Uint8Array((await next<MessageEvent>(ws, "message")).data), new Uint8Array([0, 1, 2, 255]));
+
+  const client = new WebSocketClient(`ws://127.0.0.1:${port}/`);
+  await new Promise<void>((resolve, reject) => client.once("open", resolve).once("error", reject));
+  client.ping(Buffer.from("ping!"));
+  assert.equal((await new Promise<Buffer>((r) => client.once("pong", r))).toString(), "ping!");
+  client.close(4100, "see you");
+  assert.equal(await new Promise<number>((r) => client.once("close", (code) => r(code))), 4100);
+
+  // Fragments come back as they went, opcodes and FIN bits included.
+  const raw = await RawClient.connect(port);
+  const writer = new FrameWriter({ masking: true });
+  raw.write(handshake("/frag"));
+  await raw.until(() => raw.text().includes("\r\n\r\n"));
+  const headLength = raw.text().indexOf("\r\n\r\n") + 4;
+  raw.write(writer.encode(new Frame.Text("frag", false)));
+  raw.write(writer.encode(new Frame.Continuation(new TextEncoder().encode("ment"), true)));
+  raw.write(writer.encode(new Frame.Close(new CloseReason(1000, "bye"))));
+  await raw.until(() => raw.ended);
+  const reader = new FrameReader({ role: "client" });
+  reader.push(raw.bytes().subarray(headLength));
+  const frames = [reader.read(), reader.read(), reader.read()];
+  assert.ok(frames[0] instanceof Frame.Text && !frames[0].fin && frames[0].readText() === "frag");
+  assert.ok(frames[1] instanceof Frame.Continuation && frames[1].fin && frames[1].readText() === "ment");
+  assert.ok(frames[2] instanceof Frame.Close);
+  assert.equal(frames[2].readReason()?.code, 1000);
+  raw.close();
+
+  // A plain request is told to upgrade.
+  assert.equal((await fetch(`http://127.0.0.1:${port}/`)).status, 426);
+
+  // SIGTERM: open sessions are closed with 1001, and the process exits with 0.
+  const closed = next<CloseEvent>(ws, "close");
+  echo.child.kill("SIGTERM");
+  assert.equal((await closed).code, 1001);
+  assert.equal(await echo.exited, 0);
+  assert.match(echo.output(), /^listening on \d+\n$/);
+});
