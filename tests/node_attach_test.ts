@@ -6,10 +6,12 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import * as http from "node:http";
+import * as https from "node:https";
 import type { AddressInfo } from "node:net";
 import { Frame, FrameReader, FrameWriter, type Job, WebSocketUpgrade } from "../mod.ts";
 import { next, rawEcho, runtime } from "./_helpers/engine.ts";
 import { handshake, RawClient } from "./_helpers/raw_client.ts";
+import { makeCertificates } from "./_helpers/tls.ts";
 import { WebSocketClient } from "./_helpers/ws_client.ts";
 
 const skip = runtime === "node" ? false : "attach() is for Node's http.Server; this file runs under Node";
@@ -78,4 +80,25 @@ test("handleUpgrade: the head bytes that came with the request reach the session
   assert.equal(jobs[0].isActive, false);
   client.close();
   await new Promise((resolve) => server.close(resolve));
+});
+
+test("attach works on an https.Server too (wss://)", { skip }, async () => {
+  const { attach } = await import("../src/engine/node.ts");
+  const certs = await makeCertificates();
+  const server = https.createServer({ cert: certs.cert, key: certs.key }, (_req, res) => res.end("secure http"));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  const ws = attach(server, (request) => {
+    assert.equal(new URL(request.url).protocol, "https:");
+    return new WebSocketUpgrade(request, null, rawEcho);
+  });
+  const client = new WebSocketClient(`wss://127.0.0.1:${port}/`, [], { ca: certs.ca });
+  await new Promise<void>((resolve, reject) => client.once("open", resolve).once("error", reject));
+  client.send("over https.Server");
+  assert.equal((await new Promise<Buffer>((r) => client.once("message", r))).toString(), "over https.Server");
+  client.close(1000, "");
+  await new Promise((r) => client.once("close", r));
+  await ws.shutdown({ timeout: 1000 });
+  await new Promise((resolve) => server.close(resolve));
+  await certs.remove();
 });
