@@ -68,3 +68,19 @@ export {
   WebSocketUpgrade,
   type WebSocketUpgradeOptions,
 } from "./src/upgrade.ts";
+export type { WebSocketExtensionFactory } from "./src/extensions/extension.ts";
+export {
+  type ExtensionElement,
+  type ExtensionParam,
+  formatExtension,
+  type ParsedExtensions,
+  parseExtensions,
+} from "./src/extensions/extension_header.ts";
+export { type NegotiatedExtensions, negotiateExtensions } from "./src/extensions/negotiation.ts";
+export {
+  type DeflateAgreement,
+  type DeflateParameters,
+  PerMessageDeflate,
+  PerMessageDeflateExtension,
+  type PerMessageDeflateOptions,
+} from "./src/extensions/permessage_deflate.ts";
