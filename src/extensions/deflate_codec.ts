@@ -81,13 +81,14 @@ export class MessageInflater {
   readonly #windowBits: number;
   readonly #noContextTakeover: boolean;
   #stream: Zlib.InflateRaw | null = null;
-  /** The peer ended its DEFLATE stream (a block with BFINAL set) in this message. */
-  #ended = false;
+  /** Bytes handed to the current zlib stream. */
+  #written = 0;
   /** Bytes of the current message produced so far. */
   #total = 0;
   #limit = 0;
   #emit: ((chunk: Uint8Array) => void) | null = null;
-  #current: { resolve: () => void; reject: (error: unknown) => void } | null = null;
+  /** Rejects the write in flight. */
+  #current: ((error: unknown) => void) | null = null;
   #failure: unknown = null;
   #disposed = false;
 
@@ -125,17 +126,16 @@ export class MessageInflater {
     const stream = this.#stream ?? await this.#open();
     this.#limit = maxMessageSize;
     this.#emit = emit;
+    let ended: boolean;
     try {
-      if (this.#ended) {
-        if (data.length > 0) throw this.#fail(invalid("compressed data after the end of the DEFLATE stream"));
-      } else if (fin && data.length < JOIN_TAIL_BELOW) {
+      if (fin && data.length < JOIN_TAIL_BELOW) {
         const joined = new Uint8Array(data.length + 4);
         joined.set(data);
         joined.set(TAIL, data.length);
-        await this.#write(stream, joined);
+        ended = await this.#write(stream, joined, true);
       } else {
-        if (data.length > 0) await this.#write(stream, data);
-        if (fin && !this.#ended) await this.#write(stream, TAIL);
+        if (data.length > 0) await this.#write(stream, data, false);
+        ended = fin && await this.#write(stream, TAIL, true);
       }
     } finally {
       this.#emit = null;
@@ -143,7 +143,7 @@ export class MessageInflater {
     if (fin) {
       this.#total = 0;
       // A stream that ended cannot go on: the next message starts a fresh one.
-      if (this.#noContextTakeover || this.#ended) this.#release();
+      if (this.#noContextTakeover || ended) this.#release();
     }
   }
 
@@ -177,21 +177,25 @@ export class MessageInflater {
         this.#fail(error);
       }
     });
-    stream.on("end", () => {
-      if (stream === this.#stream) this.#ended = true;
-    });
     // Stays attached after release: an 'error' without a listener would crash the process.
     stream.on("error", (error: unknown) => {
       if (stream === this.#stream) this.#fail(invalid(describe(error), error));
     });
     this.#stream = stream;
-    this.#ended = false;
+    this.#written = 0;
     return stream;
   }
 
-  #write(stream: Zlib.InflateRaw, chunk: Uint8Array): Promise<void> {
+  /**
+   * Feeds `chunk` and waits until zlib has taken it. zlib stops reading at
+   * the end of a DEFLATE stream (a block with BFINAL set), so unread input
+   * (`bytesWritten` counts what zlib read) shows where one ended: only our
+   * tail may follow it. Resolves with whether the stream has ended.
+   */
+  #write(stream: Zlib.InflateRaw, chunk: Uint8Array, endsWithTail: boolean): Promise<boolean> {
+    this.#written += chunk.length;
     return new Promise((resolve, reject) => {
-      this.#current = { resolve, reject };
+      this.#current = reject;
       stream.write(chunk, () => {
         if (this.#current === null || stream !== this.#stream) return;
         // Deno calls back before it emits the error of a destroyed stream.
@@ -199,9 +203,13 @@ export class MessageInflater {
           this.#fail(invalid(describe(stream.errored), stream.errored));
           return;
         }
-        const current = this.#current;
+        const unread = this.#written - stream.bytesWritten;
+        if (unread !== 0 && !(endsWithTail && unread === TAIL.length)) {
+          this.#fail(invalid("data after the end of the DEFLATE stream"));
+          return;
+        }
         this.#current = null;
-        current.resolve();
+        resolve(unread !== 0);
       });
     });
   }
@@ -210,9 +218,9 @@ export class MessageInflater {
   #fail(error: unknown): unknown {
     if (this.#failure === null) this.#failure = error;
     this.#release();
-    const current = this.#current;
+    const reject = this.#current;
     this.#current = null;
-    current?.reject(this.#failure);
+    reject?.(this.#failure);
     return this.#failure;
   }
 
@@ -220,7 +228,6 @@ export class MessageInflater {
     const stream = this.#stream;
     if (stream === null) return;
     this.#stream = null;
-    this.#ended = false;
     stream.close();
   }
 
@@ -229,9 +236,9 @@ export class MessageInflater {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#release();
-    const current = this.#current;
+    const reject = this.#current;
     this.#current = null;
-    current?.reject(closedError());
+    reject?.(closedError());
   }
 }
 
