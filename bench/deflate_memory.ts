@@ -70,7 +70,7 @@ interface Held {
   dispose(): void;
 }
 
-async function makeOurs(config: { offer: string; options: PerMessageDeflateOptions }): Promise<Held[]> {
+function makeOurs(config: { offer: string; options: PerMessageDeflateOptions }): Held[] {
   const factory = new PerMessageDeflate({ ...config.options, compressIfBiggerThan: 0 });
   const held: Held[] = [];
   for (let i = 0; i < count; i++) {
