@@ -62,9 +62,16 @@ export { Job } from "./src/job.ts";
 export { RawWebSocketSession } from "./src/session/raw_session.ts";
 export type { WebSocketSession } from "./src/session/session.ts";
 export { sha1 } from "./src/sha1.ts";
+export { isValidUtf8, Utf8Validator } from "./src/utf8.ts";
 export {
   type RawSessionHandler,
   type UpgradeContext,
   WebSocketUpgrade,
   type WebSocketUpgradeOptions,
 } from "./src/upgrade.ts";
+export {
+  DEFAULT_MAX_MESSAGE_SIZE,
+  type DefaultSessionOptions,
+  DefaultWebSocketSession,
+  runDefaultSession,
+} from "./src/session/default_session.ts";
