@@ -75,3 +75,15 @@ export {
   DefaultWebSocketSession,
   runDefaultSession,
 } from "./src/session/default_session.ts";
+export { WebSocketCloseEvent, type WebSocketCloseEventInit } from "./src/facade/close_event.ts";
+export { SessionWebSocket, type WebSocketData } from "./src/facade/session_web_socket.ts";
+export {
+  SessionWebSocketStream,
+  type WebSocketCloseInfo,
+  type WebSocketStreamConnection,
+} from "./src/facade/session_web_socket_stream.ts";
+export {
+  upgradeWebSocket,
+  type UpgradeWebSocketOptions,
+  upgradeWebSocketStream,
+} from "./src/facade/upgrade_web_socket.ts";
