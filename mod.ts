@@ -76,7 +76,7 @@ export {
   runDefaultSession,
 } from "./src/session/default_session.ts";
 export { WebSocketCloseEvent, type WebSocketCloseEventInit } from "./src/facade/close_event.ts";
-export { SessionWebSocket, type WebSocketData } from "./src/facade/session_web_socket.ts";
+export { SessionWebSocket, type WebSocketData, type WebSocketEventHandler } from "./src/facade/session_web_socket.ts";
 export {
   SessionWebSocketStream,
   type WebSocketCloseInfo,

@@ -4,7 +4,18 @@ import type { DefaultWebSocketSession } from "../session/default_session.ts";
 import { WebSocketCloseEvent } from "./close_event.ts";
 
 const encoder = new TextEncoder();
-type EventHandler<E extends Event> = ((this: SessionWebSocket, event: E) => unknown) | null;
+/**
+ * An `on…` event handler property of a {@linkcode SessionWebSocket}.
+ *
+ * @example
+ * ```ts
+ * import type { WebSocketEventHandler } from "@hybi/websocket";
+ * const onmessage: WebSocketEventHandler<MessageEvent> = (e) => console.log(e.data);
+ * console.log(typeof onmessage); // function
+ * ```
+ */
+export type WebSocketEventHandler<E extends Event> = ((this: SessionWebSocket, event: E) => unknown) | null;
+type EventHandler<E extends Event> = WebSocketEventHandler<E>;
 
 /** The data `SessionWebSocket.send` accepts, as the browser's `WebSocket.send`. */
 export type WebSocketData = string | ArrayBufferLike | ArrayBufferView | Blob;
