@@ -15,7 +15,6 @@ const encoder = new TextEncoder();
  * ```
  */
 export type WebSocketEventHandler<E extends Event> = ((this: SessionWebSocket, event: E) => unknown) | null;
-type EventHandler<E extends Event> = WebSocketEventHandler<E>;
 
 /** The data `SessionWebSocket.send` accepts, as the browser's `WebSocket.send`. */
 export type WebSocketData = string | ArrayBufferLike | ArrayBufferView | Blob;
@@ -68,7 +67,12 @@ export class SessionWebSocket extends EventTarget {
   // Sends wait behind a Blob being read, so messages keep their order.
   #sendChain: Promise<void> | null = null;
   #pendingClose: CloseReason | null = null;
-  #handlers: Record<string, EventHandler<Event> | null> = { open: null, message: null, close: null, error: null };
+  #handlers: Record<string, WebSocketEventHandler<Event> | null> = {
+    open: null,
+    message: null,
+    close: null,
+    error: null,
+  };
 
   /**
    * Builds a socket in the CONNECTING state; {@linkcode upgradeWebSocket}
@@ -105,31 +109,31 @@ export class SessionWebSocket extends EventTarget {
   }
 
   /** Called when the socket opens. */
-  get onopen(): EventHandler<Event> {
+  get onopen(): WebSocketEventHandler<Event> {
     return this.#handlers.open;
   }
-  set onopen(handler: EventHandler<Event>) {
+  set onopen(handler: WebSocketEventHandler<Event>) {
     this.#handlers.open = handler;
   }
   /** Called with a `MessageEvent` for each message. */
-  get onmessage(): EventHandler<MessageEvent> {
-    return this.#handlers.message as EventHandler<MessageEvent>;
+  get onmessage(): WebSocketEventHandler<MessageEvent> {
+    return this.#handlers.message as WebSocketEventHandler<MessageEvent>;
   }
-  set onmessage(handler: EventHandler<MessageEvent>) {
-    this.#handlers.message = handler as EventHandler<Event>;
+  set onmessage(handler: WebSocketEventHandler<MessageEvent>) {
+    this.#handlers.message = handler as WebSocketEventHandler<Event>;
   }
   /** Called with a {@linkcode WebSocketCloseEvent} once the connection is finished. */
-  get onclose(): EventHandler<WebSocketCloseEvent> {
-    return this.#handlers.close as EventHandler<WebSocketCloseEvent>;
+  get onclose(): WebSocketEventHandler<WebSocketCloseEvent> {
+    return this.#handlers.close as WebSocketEventHandler<WebSocketCloseEvent>;
   }
-  set onclose(handler: EventHandler<WebSocketCloseEvent>) {
-    this.#handlers.close = handler as EventHandler<Event>;
+  set onclose(handler: WebSocketEventHandler<WebSocketCloseEvent>) {
+    this.#handlers.close = handler as WebSocketEventHandler<Event>;
   }
   /** Called when the connection fails (a protocol error or a dropped transport). */
-  get onerror(): EventHandler<Event> {
+  get onerror(): WebSocketEventHandler<Event> {
     return this.#handlers.error;
   }
-  set onerror(handler: EventHandler<Event>) {
+  set onerror(handler: WebSocketEventHandler<Event>) {
     this.#handlers.error = handler;
   }
 
