@@ -180,27 +180,34 @@ export class WebSocketUpgrade {
       for (const s of signals) s.removeEventListener("abort", goAway);
     });
 
-    const handle = this.handle;
-    Promise.resolve()
-      .then(() => handle(session))
-      .then(
-        () => {
-          connection.discardInput();
-          connection.endOutput();
-        },
-        (error) => {
-          // An error that only reports the session's own end is not the handler's fault.
-          if (!(error instanceof WebSocketError && !connection.writable)) {
-            try {
-              onError(error);
-            } catch {
-              // A failing reporter must not take the engine down.
-            }
+    // The handler's synchronous part runs before the first byte is read, so
+    // a session built on top of the RAW one (the default session) is in place
+    // before any frame arrives.
+    let handled: Promise<void>;
+    try {
+      handled = Promise.resolve(this.handle(session));
+    } catch (error) {
+      handled = Promise.reject(error);
+    }
+    connection.start();
+    handled.then(
+      () => {
+        connection.discardInput();
+        connection.endOutput();
+      },
+      (error) => {
+        // An error that only reports the session's own end is not the handler's fault.
+        if (!(error instanceof WebSocketError && !connection.writable)) {
+          try {
+            onError(error);
+          } catch {
+            // A failing reporter must not take the engine down.
           }
-          if (connection.writable) connection.destroy(error);
-          else connection.endOutput();
-        },
-      );
+        }
+        if (connection.writable) connection.destroy(error);
+        else connection.endOutput();
+      },
+    );
     return new Job(connection.finished, (reason) => connection.destroy(reason));
   }
 }

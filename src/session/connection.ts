@@ -20,6 +20,8 @@ export interface ConnectionHandler {
   protocolError(error: WebSocketError): void;
   /** The input ended (`error` undefined on a clean end of stream). */
   inputEnded(error: unknown): void;
+  /** A close frame is being sent (by `send`, `close` or `fail`). */
+  closing(frame: CloseFrame): void;
   /** The connection is finished: both directions are closed or it was dropped. */
   finished(): void;
 }
@@ -59,7 +61,8 @@ export class Connection {
   readonly #controller = new AbortController();
   readonly #highWaterMark: number;
   readonly #closeTimeout: number;
-  #handler: ConnectionHandler | null = null;
+  /** Where frames and events go; a session may take over from another before `start`. */
+  handler: ConnectionHandler | null = null;
 
   #state = OPEN;
   #inputEnded = false;
@@ -128,8 +131,7 @@ export class Connection {
   }
 
   /** Starts reading; frames go to `handler`. */
-  start(handler: ConnectionHandler): void {
-    this.#handler = handler;
+  start(): void {
     this.#transport.start({
       data: (chunk) => this.#onData(chunk),
       end: (error) => this.#onInputEnd(error),
@@ -168,11 +170,11 @@ export class Connection {
           // Nothing may follow a close frame (RFC 6455 §5.5.1).
           this.#closeReceived = true;
           this.#discardInput = true;
-          this.#handler!.frame(frame);
+          this.handler!.frame(frame);
           if (this.#closeSent) this.endOutput();
           break;
         }
-        this.#handler!.frame(frame);
+        this.handler!.frame(frame);
       }
     } catch (thrown) {
       // The session above may throw a WebSocketError to fail the connection.
@@ -180,7 +182,7 @@ export class Connection {
         ? thrown
         : new WebSocketError(ErrorCode.InternalError, CloseCode.InternalError, "internal error", { cause: thrown });
       this.#discardInput = true;
-      this.#handler!.protocolError(error);
+      this.handler!.protocolError(error);
       this.fail(error);
     } finally {
       this.#dispatching = false;
@@ -191,7 +193,7 @@ export class Connection {
     if (this.#inputEnded) return;
     this.#inputEnded = true;
     if (this.#state === FINISHED) return;
-    this.#handler!.inputEnded(error);
+    this.handler!.inputEnded(error);
     if (error !== undefined) {
       this.destroy(error);
       return;
@@ -208,6 +210,7 @@ export class Connection {
    */
   send(frame: Frame): Promise<void> {
     if (this.#state !== OPEN || this.#closeSent) return rejected(closedError());
+    if (frame.opcode === 0x8) this.handler!.closing(frame as CloseFrame);
     this.#enqueue(frame);
     if (frame.opcode === 0x8) {
       this.#closeSent = true;
@@ -312,7 +315,9 @@ export class Connection {
     if (this.#state !== OPEN) return;
     if (!this.#closeSent) {
       this.#closeSent = true;
-      this.#enqueue(new CloseFrame(new CloseReason(error.closeCode, truncateUtf8(error.message, 123))));
+      const frame = new CloseFrame(new CloseReason(error.closeCode, truncateUtf8(error.message, 123)));
+      this.handler!.closing(frame);
+      this.#enqueue(frame);
     }
     // Failing does not wait for the peer's close frame (RFC 6455 §7.1.7).
     this.endOutput();
@@ -354,7 +359,7 @@ export class Connection {
     this.#controller.abort(
       new WebSocketError(ErrorCode.SessionClosed, CloseCode.ClosedAbnormally, "the connection is finished"),
     );
-    this.#handler?.finished();
+    this.handler?.finished();
     this.#resolveFinished();
   }
 

@@ -80,20 +80,27 @@ export class IncomingQueue<T> {
     }
   }
 
+  /** Removes and returns the first queued item, or `undefined` when none is queued. */
+  shift(): T | undefined {
+    if (this.#head === this.#items.length) return undefined;
+    const item = this.#items[this.#head] as T;
+    this.#items[this.#head++] = undefined;
+    if (this.#head === this.#items.length) {
+      this.#items.length = 0;
+      this.#head = 0;
+    }
+    this.#bytes -= this.#sizeOf(item);
+    if (this.#full && this.#bytes < this.#highWaterMark / 2) {
+      this.#full = false;
+      this.#onRoom();
+    }
+    return item;
+  }
+
   /** The next item, waiting for one when the queue is empty. */
   next(): Promise<IteratorResult<T>> {
     if (this.#head < this.#items.length) {
-      const item = this.#items[this.#head] as T;
-      this.#items[this.#head++] = undefined;
-      if (this.#head === this.#items.length) {
-        this.#items.length = 0;
-        this.#head = 0;
-      }
-      this.#bytes -= this.#sizeOf(item);
-      if (this.#full && this.#bytes < this.#highWaterMark / 2) {
-        this.#full = false;
-        this.#onRoom();
-      }
+      const item = this.shift() as T;
       return Promise.resolve({ done: false, value: item });
     }
     if (this.#ended) return this.#error === undefined ? Promise.resolve(DONE) : Promise.reject(this.#error);
