@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as zlib from "node:zlib";
+import { deflateAlone, inflateAlone, StreamDeflater, StreamInflater } from "./_helpers/zlib_peer.ts";
 import {
   CloseCode,
   ErrorCode,
@@ -178,7 +179,7 @@ test("compressIfBiggerThan: messages up to the threshold go uncompressed with RS
   assert.equal(await ext.encodeFrame(small), small);
   const big = await ext.encodeFrame(new Frame.Binary(sample(11)));
   assert.equal(big.rsv1, true);
-  assert.deepEqual(inflateSync(big.data), sample(11));
+  assert.deepEqual(inflateAlone(big.data), sample(11));
   ext.dispose();
 });
 
@@ -550,11 +551,9 @@ for (const takeover of [true, false]) {
         const frame = await ext.encodeFrame(new Frame.Binary(data));
         assert.equal(frame.rsv1, true);
         if (takeover) assert.deepEqual(await peerIn.inflate(frame.data), data);
-        else assert.deepEqual(inflateSync(frame.data), data);
+        else assert.deepEqual(inflateAlone(frame.data), data);
         // Peer → ours, also fragmented into 3 frames.
-        const compressed = takeover
-          ? await peerOut.deflate(data)
-          : new Uint8Array(zlib.deflateRawSync(data, { finishFlush: zlib.constants.Z_SYNC_FLUSH })).subarray(0, -4);
+        const compressed = takeover ? await peerOut.deflate(data) : deflateAlone(data);
         assert.deepEqual(await decode(ext, [compressed]), data);
         const again = takeover ? await peerOut.deflate(data) : compressed;
         const third = Math.ceil(again.length / 3);
@@ -624,56 +623,3 @@ test(
     }
   },
 );
-
-// ---------------------------------------------------------------------------
-// A peer written straight on node:zlib streams, for the tests above.
-
-class StreamInflater {
-  readonly #z: zlib.InflateRaw;
-  #out: Buffer[] = [];
-  constructor(windowBits: number) {
-    this.#z = zlib.createInflateRaw({ windowBits });
-    this.#z.on("data", (c: Buffer) => this.#out.push(c));
-  }
-  inflate(data: Uint8Array): Promise<Uint8Array> {
-    return new Promise((resolve, reject) => {
-      this.#z.once("error", reject);
-      this.#z.write(concat([data, bytes("00 00 ff ff")]));
-      this.#z.flush(zlib.constants.Z_SYNC_FLUSH, () => {
-        this.#z.off("error", reject);
-        resolve(new Uint8Array(Buffer.concat(this.#out.splice(0))));
-      });
-    });
-  }
-  close(): void {
-    this.#z.close();
-  }
-}
-
-class StreamDeflater {
-  readonly #z: zlib.DeflateRaw;
-  #out: Buffer[] = [];
-  constructor(windowBits: number, level = 6) {
-    this.#z = zlib.createDeflateRaw({ windowBits, level });
-    this.#z.on("data", (c: Buffer) => this.#out.push(c));
-  }
-  /** The message's payload: compressed, sync-flushed, tail removed when `fin`. */
-  deflate(data: Uint8Array, fin = true): Promise<Uint8Array> {
-    return new Promise((resolve) => {
-      this.#z.write(data);
-      this.#z.flush(zlib.constants.Z_SYNC_FLUSH, () => {
-        const all = new Uint8Array(Buffer.concat(this.#out.splice(0)));
-        resolve(fin ? all.subarray(0, all.length - 4) : all);
-      });
-    });
-  }
-  close(): void {
-    this.#z.close();
-  }
-}
-
-/** One message's payload inflated on its own (no context), as a peer without context takeover does. */
-function inflateSync(payload: Uint8Array): Uint8Array {
-  const wire = concat([payload, bytes("00 00 ff ff")]);
-  return new Uint8Array(zlib.inflateRawSync(wire, { finishFlush: zlib.constants.Z_SYNC_FLUSH }));
-}

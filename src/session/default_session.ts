@@ -31,6 +31,11 @@ const EMPTY = new Uint8Array(0);
 const decoder = new TextDecoder();
 const messageSize = (f: Frame): number => f.data.length + 64;
 
+/** The RSV bits of a frame as they sit in its first header byte. */
+function rsvBits(frame: Frame): number {
+  return (frame.rsv1 ? 0x40 : 0) | (frame.rsv2 ? 0x20 : 0) | (frame.rsv3 ? 0x10 : 0);
+}
+
 function protocolError(code: ErrorCode, message: string): WebSocketError {
   return new WebSocketError(code, CloseCode.ProtocolError, message);
 }
@@ -79,6 +84,20 @@ export class DefaultWebSocketSession implements WebSocketSession {
   #messageLength = 0;
   readonly #utf8 = new Utf8Validator();
 
+  // Extensions (permessage-deflate): the one decoding the message being
+  // received, whether a decode is in flight (reading is paused meanwhile, so
+  // nothing overtakes it), and frames replayed from the RAW session that wait
+  // for it.
+  readonly #extensions: readonly WebSocketExtension[];
+  #messageExtension: WebSocketExtension | null = null;
+  #decoding = false;
+  #queueFull = false;
+  #backlog: Frame[] = [];
+  readonly #onDecoded = (chunk: Uint8Array): void => this.#append(chunk, false);
+  // Outgoing data frames being encoded, and the last of them, which a close waits for.
+  #encoding = 0;
+  #lastEncoded: Promise<void> = Promise.resolve();
+
   #closing = false;
   #closeReason: Promise<CloseReason | null>;
   #resolveCloseReason!: (reason: CloseReason | null) => void;
@@ -104,12 +123,19 @@ export class DefaultWebSocketSession implements WebSocketSession {
     this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     this.#pingInterval = options.pingInterval ?? null;
     this.#timeout = options.timeout ?? DEFAULT_TIMEOUT;
+    this.#extensions = raw.extensions;
     this.#closeReason = new Promise((resolve) => this.#resolveCloseReason = resolve);
     const queue = new IncomingQueue<Frame>(
       INCOMING_HIGH_WATER_MARK,
       messageSize,
-      () => connection.pause(),
-      () => connection.resume(),
+      () => {
+        this.#queueFull = true;
+        connection.pause();
+      },
+      () => {
+        this.#queueFull = false;
+        if (!this.#decoding) connection.resume();
+      },
     );
     this.#queue = queue;
     connection.handler = {
@@ -129,13 +155,8 @@ export class DefaultWebSocketSession implements WebSocketSession {
       closing: (frame) => this.#onClosing(frame),
       finished: () => this.#onFinished(),
     };
-    try {
-      for (const frame of unread) this.#onFrame(frame);
-    } catch (error) {
-      if (!(error instanceof WebSocketError)) throw error;
-      queue.end(error);
-      connection.fail(error);
-    }
+    this.#backlog = unread;
+    this.#replay();
     if (this.#pingInterval !== null && this.#pingInterval > 0) {
       this.#pingTimer = setInterval(() => this.#ping(), this.#pingInterval);
     }
@@ -220,7 +241,47 @@ export class DefaultWebSocketSession implements WebSocketSession {
    * @param frame The frame; its data must not change until the promise settles.
    */
   send(frame: Frame): Promise<void> {
+    if (this.#extensions.length === 0) return this.#connection.send(frame);
+    if (frame.opcode < 0x8) return this.#encodeAndSend(frame);
+    // A close goes after the messages sent before it; other control frames may overtake them.
+    if (frame.opcode === 0x8 && this.#encoding > 0) return this.#lastEncoded.then(() => this.#connection.send(frame));
     return this.#connection.send(frame);
+  }
+
+  /**
+   * Passes a data frame through the extensions, in negotiation order, then
+   * queues it. The extensions settle in call order, so frames go out in the
+   * order they were sent.
+   */
+  #encodeAndSend(frame: Frame): Promise<void> {
+    const extensions = this.#extensions;
+    let encoded = extensions[0].encodeFrame(frame);
+    for (let i = 1; i < extensions.length; i++) {
+      const next = extensions[i];
+      encoded = encoded.then((f) => next.encodeFrame(f));
+    }
+    this.#encoding++;
+    const sent = encoded.then(
+      (f) => this.#connection.send(f),
+      (error) => {
+        if (this.#connection.writable) {
+          const failure = error instanceof WebSocketError
+            ? error
+            : new WebSocketError(ErrorCode.InternalError, CloseCode.InternalError, "an extension failed to encode", {
+              cause: error,
+            });
+          this.#queue.end(failure);
+          this.#connection.fail(failure);
+        }
+        throw error;
+      },
+    );
+    const done = (): void => {
+      this.#encoding--;
+    };
+    const settled = sent.then(done, done);
+    this.#lastEncoded = settled;
+    return sent;
   }
 
   /**
@@ -229,7 +290,7 @@ export class DefaultWebSocketSession implements WebSocketSession {
    * @param text The message.
    */
   sendText(text: string): Promise<void> {
-    return this.#connection.send(new TextFrame(text));
+    return this.send(new TextFrame(text));
   }
 
   /**
@@ -238,7 +299,7 @@ export class DefaultWebSocketSession implements WebSocketSession {
    * @param data The message; it must not change until the promise settles.
    */
   sendBinary(data: Uint8Array | ArrayBuffer): Promise<void> {
-    return this.#connection.send(new BinaryFrame(data instanceof Uint8Array ? data : new Uint8Array(data)));
+    return this.send(new BinaryFrame(data instanceof Uint8Array ? data : new Uint8Array(data)));
   }
 
   /** Resolves when every frame sent so far is written to the transport. */
@@ -254,6 +315,8 @@ export class DefaultWebSocketSession implements WebSocketSession {
    * @param reason The code and message to send; default 1000 Normal.
    */
   async close(reason: CloseReason = new CloseReason(CloseCode.Normal, "")): Promise<void> {
+    // Messages sent before the close are encoded and queued first.
+    if (this.#encoding > 0) await this.#lastEncoded;
     this.#connection.close(reason);
     await this.#connection.finished;
   }
@@ -283,21 +346,30 @@ export class DefaultWebSocketSession implements WebSocketSession {
 
   #onFrame(frame: Frame): void {
     this.#sawFrame = true;
+    // RSV bits the reader let through belong to a negotiated extension, and
+    // mark whole messages: only a message's first frame may carry them.
+    const rsv = rsvBits(frame);
     switch (frame.opcode) {
       case 0x1:
       case 0x2:
         if (this.#messageOpcode !== 0) {
           throw protocolError(ErrorCode.ExpectedContinuation, "a new message started inside a fragmented one");
         }
+        if (rsv !== 0) return this.#startDecoding(frame, rsv);
         if (frame.fin) return this.#onWholeMessage(frame);
         this.#messageOpcode = frame.opcode;
         this.#utf8.reset();
         return this.#append(frame.data, false);
       case 0x0:
+        if (rsv !== 0) throw protocolError(ErrorCode.UnexpectedRsv, "RSV bits set on a continuation frame");
         if (this.#messageOpcode === 0) {
           throw protocolError(ErrorCode.UnexpectedContinuation, "a continuation frame with no message to continue");
         }
+        if (this.#messageExtension !== null) return this.#decode(frame);
         return this.#append(frame.data, frame.fin);
+    }
+    if (rsv !== 0) throw protocolError(ErrorCode.UnexpectedRsv, "RSV bits set on a control frame");
+    switch (frame.opcode) {
       case 0x8:
         return this.#onCloseFrame(frame as CloseFrame);
       case 0x9:
@@ -346,6 +418,83 @@ export class DefaultWebSocketSession implements WebSocketSession {
     this.#messageOpcode = 0;
     this.#message = EMPTY;
     this.#messageLength = 0;
+    this.#messageExtension = null;
+  }
+
+  #startDecoding(frame: Frame, rsv: number): void {
+    let extension: WebSocketExtension | null = null;
+    for (const e of this.#extensions) {
+      if ((e.rsv & rsv) === 0) continue;
+      if (extension !== null || (rsv & ~e.rsv) !== 0) {
+        throw protocolError(ErrorCode.UnexpectedRsv, "RSV bits of several extensions on one message");
+      }
+      extension = e;
+    }
+    if (extension === null) throw protocolError(ErrorCode.UnexpectedRsv, "RSV bits no extension claimed");
+    this.#messageOpcode = frame.opcode;
+    this.#messageExtension = extension;
+    this.#utf8.reset();
+    this.#decode(frame);
+  }
+
+  /**
+   * Hands a frame of an extension-encoded message to its extension. Reading
+   * pauses until the decoded bytes are in, so later frames (a close
+   * included) cannot overtake the message; the decoded chunks go through
+   * `#append`, which validates UTF-8 and the size as they arrive.
+   */
+  #decode(frame: Frame): void {
+    const fin = frame.fin;
+    if (this.#closing) {
+      // After our close frame, data is only drained: no need to decode it.
+      if (fin) this.#resetMessage();
+      return;
+    }
+    this.#decoding = true;
+    this.#connection.pause();
+    this.#messageExtension!.decodeFrame(frame.data, fin, this.#maxMessageSize, this.#onDecoded).then(
+      () => {
+        this.#decoding = false;
+        try {
+          if (fin && this.#messageOpcode !== 0) this.#append(EMPTY, true);
+        } catch (error) {
+          return this.#failDecoding(error);
+        }
+        this.#replay();
+        if (!this.#decoding && !this.#queueFull) this.#connection.resume();
+      },
+      (error) => {
+        this.#decoding = false;
+        this.#failDecoding(error);
+      },
+    );
+  }
+
+  #failDecoding(error: unknown): void {
+    // The connection ended while decoding: nothing left to report.
+    if (!this.#connection.writable) return;
+    const failure = error instanceof WebSocketError
+      ? error
+      : new WebSocketError(ErrorCode.InternalError, CloseCode.InternalError, "an extension failed to decode", {
+        cause: error,
+      });
+    this.#resetMessage();
+    this.#queue.end(failure);
+    this.#connection.fail(failure);
+  }
+
+  /** Handles frames replayed from the RAW session, stopping while one is decoded. */
+  #replay(): void {
+    const backlog = this.#backlog;
+    try {
+      while (backlog.length > 0 && !this.#decoding) this.#onFrame(backlog.shift()!);
+    } catch (error) {
+      if (!(error instanceof WebSocketError)) throw error;
+      backlog.length = 0;
+      this.#resetMessage();
+      this.#queue.end(error);
+      this.#connection.fail(error);
+    }
   }
 
   #tooBig(length: number): WebSocketError {
@@ -391,8 +540,10 @@ export class DefaultWebSocketSession implements WebSocketSession {
     this.#stopTimers();
     // When the peer closed first its reason is already settled; this is ours otherwise.
     this.#settleCloseReason(frame.readReason() ?? new CloseReason(CloseCode.NoStatus, ""));
-    // Keep reading whatever the application does, so the peer's close frame is seen.
-    this.#connection.resume();
+    // Keep reading whatever the application does, so the peer's close frame
+    // is seen (after the message being decoded, if any).
+    this.#queueFull = false;
+    if (!this.#decoding) this.#connection.resume();
   }
 
   #onFinished(): void {
