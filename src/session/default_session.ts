@@ -5,7 +5,7 @@ import { BinaryFrame, CloseFrame, type Frame, PingFrame, PongFrame, TextFrame } 
 import { Utf8Validator } from "../utf8.ts";
 import type { Connection } from "./connection.ts";
 import { IncomingQueue } from "./incoming_queue.ts";
-import { type RawWebSocketSession, takeOver } from "./raw_session.ts";
+import { failWhenSeen, type RawWebSocketSession, takeOver } from "./raw_session.ts";
 import type { WebSocketSession } from "./session.ts";
 
 /** Options of a {@linkcode DefaultWebSocketSession}, as Ktor's `WebSockets` plugin. */
@@ -78,6 +78,8 @@ export class DefaultWebSocketSession implements WebSocketSession {
   #message: Uint8Array = EMPTY;
   #messageLength = 0;
   readonly #utf8 = new Utf8Validator();
+  // Bytes of the frame still arriving that were already validated.
+  #partialValidated = 0;
 
   #closing = false;
   #closeReason: Promise<CloseReason | null>;
@@ -116,8 +118,9 @@ export class DefaultWebSocketSession implements WebSocketSession {
       frame: (frame) => this.#onFrame(frame),
       protocolError: (error) => {
         this.#resetMessage();
-        queue.end(error);
+        failWhenSeen(connection, queue, error);
       },
+      partial: (opcode, received) => this.#onPartial(opcode, received),
       inputEnded: (error) =>
         queue.end(
           error === undefined
@@ -133,8 +136,9 @@ export class DefaultWebSocketSession implements WebSocketSession {
       for (const frame of unread) this.#onFrame(frame);
     } catch (error) {
       if (!(error instanceof WebSocketError)) throw error;
-      queue.end(error);
-      connection.fail(error);
+      connection.discardInput();
+      this.#resetMessage();
+      failWhenSeen(connection, queue, error);
     }
     if (this.#pingInterval !== null && this.#pingInterval > 0) {
       this.#pingTimer = setInterval(() => this.#ping(), this.#pingInterval);
@@ -283,21 +287,23 @@ export class DefaultWebSocketSession implements WebSocketSession {
 
   #onFrame(frame: Frame): void {
     this.#sawFrame = true;
+    const validated = this.#partialValidated;
+    this.#partialValidated = 0;
     switch (frame.opcode) {
       case 0x1:
       case 0x2:
         if (this.#messageOpcode !== 0) {
           throw protocolError(ErrorCode.ExpectedContinuation, "a new message started inside a fragmented one");
         }
-        if (frame.fin) return this.#onWholeMessage(frame);
+        if (frame.fin) return this.#onWholeMessage(frame, validated);
         this.#messageOpcode = frame.opcode;
-        this.#utf8.reset();
-        return this.#append(frame.data, false);
+        if (validated === 0) this.#utf8.reset();
+        return this.#append(frame.data, false, validated);
       case 0x0:
         if (this.#messageOpcode === 0) {
           throw protocolError(ErrorCode.UnexpectedContinuation, "a continuation frame with no message to continue");
         }
-        return this.#append(frame.data, frame.fin);
+        return this.#append(frame.data, frame.fin, validated);
       case 0x8:
         return this.#onCloseFrame(frame as CloseFrame);
       case 0x9:
@@ -307,21 +313,47 @@ export class DefaultWebSocketSession implements WebSocketSession {
     // Pongs need nothing beyond marking the peer alive.
   }
 
-  #onWholeMessage(frame: Frame): void {
+  /**
+   * Checks the part of a frame received so far, so that a message that can
+   * no longer be valid fails now, not when the frame completes.
+   */
+  #onPartial(opcode: number, received: Uint8Array): void {
+    if (opcode === 0x0) {
+      if (this.#messageOpcode === 0) {
+        throw protocolError(ErrorCode.UnexpectedContinuation, "a continuation frame with no message to continue");
+      }
+      if (this.#messageOpcode !== 0x1) return;
+    } else if (opcode === 0x1 || opcode === 0x2) {
+      if (this.#messageOpcode !== 0) {
+        throw protocolError(ErrorCode.ExpectedContinuation, "a new message started inside a fragmented one");
+      }
+      if (opcode === 0x2) return;
+      if (this.#partialValidated === 0) this.#utf8.reset();
+    } else {
+      return;
+    }
+    if (this.#messageLength + received.length > this.#maxMessageSize) {
+      throw this.#tooBig(this.#messageLength + received.length);
+    }
+    if (!this.#utf8.push(received, this.#partialValidated)) throw invalidUtf8("a text message");
+    this.#partialValidated = received.length;
+  }
+
+  #onWholeMessage(frame: Frame, validated: number): void {
     const data = frame.data;
     if (data.length > this.#maxMessageSize) throw this.#tooBig(data.length);
     if (frame.opcode === 0x1) {
-      this.#utf8.reset();
-      if (!this.#utf8.push(data) || !this.#utf8.complete) throw invalidUtf8("a text message");
+      if (validated === 0) this.#utf8.reset();
+      if (!this.#utf8.push(data, validated) || !this.#utf8.complete) throw invalidUtf8("a text message");
     }
     this.#deliver(frame);
   }
 
-  #append(data: Uint8Array, fin: boolean): void {
+  #append(data: Uint8Array, fin: boolean, validated: number): void {
     const length = this.#messageLength + data.length;
     if (length > this.#maxMessageSize) throw this.#tooBig(length);
     if (this.#messageOpcode === 0x1) {
-      if (!this.#utf8.push(data)) throw invalidUtf8("a text message");
+      if (!this.#utf8.push(data, validated)) throw invalidUtf8("a text message");
       if (fin && !this.#utf8.complete) throw invalidUtf8("a text message");
     }
     if (data.length > 0) {
@@ -381,9 +413,20 @@ export class DefaultWebSocketSession implements WebSocketSession {
     }
     this.#settleCloseReason(reason);
     this.#resetMessage();
-    this.#queue.end();
-    // Echo the peer's code; the connection closes the transport after it.
-    if (this.#connection.writable) void this.#connection.send(new CloseFrame(new CloseReason(reply, "")));
+    // Echo the peer's code — after the application has answered the messages
+    // that came before the close, or after the close timeout. The connection
+    // closes the transport once both close frames are out.
+    const connection = this.#connection;
+    let done = false;
+    const answer = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      if (connection.writable) void connection.send(new CloseFrame(new CloseReason(reply, "")));
+    };
+    const timer = setTimeout(answer, connection.closeTimeout);
+    void connection.finished.then(() => clearTimeout(timer));
+    this.#queue.finish(undefined, answer);
   }
 
   #onClosing(frame: CloseFrame): void {
