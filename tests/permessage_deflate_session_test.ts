@@ -11,6 +11,7 @@ import {
   type DefaultWebSocketSession,
   ErrorCode,
   Frame,
+  FrameWriter,
   HandshakeError,
   PerMessageDeflate,
   type PerMessageDeflateExtension,
@@ -20,7 +21,7 @@ import {
   WebSocketError,
   WebSocketUpgrade,
 } from "../mod.ts";
-import { pipe, type TestClient, upgradeRequest } from "./_helpers/client.ts";
+import { delay, pipe, type TestClient, upgradeRequest } from "./_helpers/client.ts";
 import { deflateAlone, inflateAlone, StreamDeflater, StreamInflater } from "./_helpers/zlib_peer.ts";
 
 const utf8 = new TextEncoder();
@@ -308,4 +309,25 @@ test("the RAW session sees compressed frames as they arrive (RSV1 set, data comp
   assert.equal(got[0].rsv1, true);
   assert.deepEqual(got[0].data, payload);
   assert.equal(got[1].rsv1, false);
+});
+
+test("a compressed frame arriving in pieces is not checked as text before it is decoded", async () => {
+  const { client, job } = startDefault("permessage-deflate", echo, { compressIfBiggerThan: 1 << 30 });
+  const writer = new FrameWriter({ masking: true });
+  const text = sample(200_000, 4);
+  const payload = deflateAlone(text);
+  const half = payload.length >> 1;
+  // A first frame split across two reads, then a continuation split across two more.
+  const first = writer.encode(new Frame.Text(payload.subarray(0, half), false, true));
+  const second = writer.encode(new Frame.Continuation(payload.subarray(half), true));
+  for (const bytes of [first, second]) {
+    const cut = bytes.length >> 1;
+    await client.sendBytes(bytes.slice(0, cut));
+    await delay(5);
+    await client.sendBytes(bytes.slice(cut));
+  }
+  const reply = await client.next();
+  assert.ok(reply instanceof Frame.Text && !reply.rsv1, String(reply));
+  assert.deepEqual(reply.data, text);
+  await finish(client, job);
 });

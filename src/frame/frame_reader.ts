@@ -97,6 +97,21 @@ export class FrameReader {
     this.#allowedRsv = bits & 0x70;
   }
 
+  /** Opcode of the frame whose payload is partly received, or -1 between frames. */
+  get pendingOpcode(): number {
+    return this.#inPayload ? this.#b0 & 0x0f : -1;
+  }
+
+  /** RSV bits of the frame in `pendingOpcode` (RSV1 = 0x40), or 0 between frames. */
+  get pendingRsv(): number {
+    return this.#inPayload ? this.#b0 & 0x70 : 0;
+  }
+
+  /** The unmasked payload received so far of the frame in `pendingOpcode` (a view). */
+  get pendingPayload(): Uint8Array {
+    return this.#payload.subarray(0, this.#received);
+  }
+
   /** Bytes pushed but not yet consumed by `read`. */
   get buffered(): number {
     return this.#chunk.length - this.#pos;

@@ -16,8 +16,18 @@ import { DEFAULT_WRITE_HIGH_WATER_MARK, type Transport } from "../transport.ts";
 export interface ConnectionHandler {
   /** A frame arrived. May call `pause()`. */
   frame(frame: Frame): void;
-  /** The peer broke the protocol; the connection is being failed with `error.closeCode`. */
+  /**
+   * The peer broke the protocol (or the handler threw a `WebSocketError`).
+   * Reading has stopped; the handler must call `fail(error)`, at once or
+   * once the application has seen what came before (the connection's close
+   * timeout bounds the wait).
+   */
   protocolError(error: WebSocketError): void;
+  /**
+   * Bytes of a frame that is not complete yet, at the end of a read: the
+   * payload received so far (unmasked). Lets a session fail fast.
+   */
+  partial?(opcode: number, received: Uint8Array): void;
   /** The input ended (`error` undefined on a clean end of stream). */
   inputEnded(error: unknown): void;
   /** A close frame is being sent (by `send`, `close` or `fail`). */
@@ -110,6 +120,11 @@ export class Connection {
     return this.#state === OPEN && !this.#closeSent;
   }
 
+  /** Milliseconds the connection waits for the peer during the close. */
+  get closeTimeout(): number {
+    return this.#closeTimeout;
+  }
+
   /** Whether a close frame has been sent. */
   get closeSent(): boolean {
     return this.#closeSent;
@@ -165,7 +180,13 @@ export class Connection {
     try {
       while (!this.#paused && !this.#discardInput) {
         const frame = this.reader.read();
-        if (frame === null) break;
+        if (frame === null) {
+          const partial = this.handler!.partial;
+          if (partial !== undefined && this.reader.pendingOpcode >= 0) {
+            partial.call(this.handler, this.reader.pendingOpcode, this.reader.pendingPayload);
+          }
+          break;
+        }
         if (frame.opcode === 0x8) {
           // Nothing may follow a close frame (RFC 6455 §5.5.1).
           this.#closeReceived = true;
@@ -183,7 +204,6 @@ export class Connection {
         : new WebSocketError(ErrorCode.InternalError, CloseCode.InternalError, "internal error", { cause: thrown });
       this.#discardInput = true;
       this.handler!.protocolError(error);
-      this.fail(error);
     } finally {
       this.#dispatching = false;
     }

@@ -5,7 +5,7 @@ import { BinaryFrame, CloseFrame, type Frame, PingFrame, PongFrame, TextFrame } 
 import { Utf8Validator } from "../utf8.ts";
 import type { Connection } from "./connection.ts";
 import { IncomingQueue } from "./incoming_queue.ts";
-import { type RawWebSocketSession, takeOver } from "./raw_session.ts";
+import { failWhenSeen, type RawWebSocketSession, takeOver } from "./raw_session.ts";
 import type { WebSocketSession } from "./session.ts";
 
 /** Options of a {@linkcode DefaultWebSocketSession}, as Ktor's `WebSockets` plugin. */
@@ -83,6 +83,8 @@ export class DefaultWebSocketSession implements WebSocketSession {
   #message: Uint8Array = EMPTY;
   #messageLength = 0;
   readonly #utf8 = new Utf8Validator();
+  // Bytes of the frame still arriving that were already validated.
+  #partialValidated = 0;
 
   // Extensions (permessage-deflate): the one decoding the message being
   // received, whether a decode is in flight (reading is paused meanwhile, so
@@ -93,7 +95,7 @@ export class DefaultWebSocketSession implements WebSocketSession {
   #decoding = false;
   #queueFull = false;
   #backlog: Frame[] = [];
-  readonly #onDecoded = (chunk: Uint8Array): void => this.#append(chunk, false);
+  readonly #onDecoded = (chunk: Uint8Array): void => this.#append(chunk, false, 0);
   // Outgoing data frames being encoded, and the last of them, which a close waits for.
   #encoding = 0;
   #lastEncoded: Promise<void> = Promise.resolve();
@@ -142,8 +144,9 @@ export class DefaultWebSocketSession implements WebSocketSession {
       frame: (frame) => this.#onFrame(frame),
       protocolError: (error) => {
         this.#resetMessage();
-        queue.end(error);
+        failWhenSeen(connection, queue, error);
       },
+      partial: (opcode, received) => this.#onPartial(opcode, received),
       inputEnded: (error) =>
         queue.end(
           error === undefined
@@ -279,8 +282,7 @@ export class DefaultWebSocketSession implements WebSocketSession {
     const done = (): void => {
       this.#encoding--;
     };
-    const settled = sent.then(done, done);
-    this.#lastEncoded = settled;
+    this.#lastEncoded = sent.then(done, done);
     return sent;
   }
 
@@ -346,6 +348,8 @@ export class DefaultWebSocketSession implements WebSocketSession {
 
   #onFrame(frame: Frame): void {
     this.#sawFrame = true;
+    const validated = this.#partialValidated;
+    this.#partialValidated = 0;
     // RSV bits the reader let through belong to a negotiated extension, and
     // mark whole messages: only a message's first frame may carry them.
     const rsv = rsvBits(frame);
@@ -356,17 +360,17 @@ export class DefaultWebSocketSession implements WebSocketSession {
           throw protocolError(ErrorCode.ExpectedContinuation, "a new message started inside a fragmented one");
         }
         if (rsv !== 0) return this.#startDecoding(frame, rsv);
-        if (frame.fin) return this.#onWholeMessage(frame);
+        if (frame.fin) return this.#onWholeMessage(frame, validated);
         this.#messageOpcode = frame.opcode;
-        this.#utf8.reset();
-        return this.#append(frame.data, false);
+        if (validated === 0) this.#utf8.reset();
+        return this.#append(frame.data, false, validated);
       case 0x0:
         if (rsv !== 0) throw protocolError(ErrorCode.UnexpectedRsv, "RSV bits set on a continuation frame");
         if (this.#messageOpcode === 0) {
           throw protocolError(ErrorCode.UnexpectedContinuation, "a continuation frame with no message to continue");
         }
         if (this.#messageExtension !== null) return this.#decode(frame);
-        return this.#append(frame.data, frame.fin);
+        return this.#append(frame.data, frame.fin, validated);
     }
     if (rsv !== 0) throw protocolError(ErrorCode.UnexpectedRsv, "RSV bits set on a control frame");
     switch (frame.opcode) {
@@ -379,21 +383,49 @@ export class DefaultWebSocketSession implements WebSocketSession {
     // Pongs need nothing beyond marking the peer alive.
   }
 
-  #onWholeMessage(frame: Frame): void {
+  /**
+   * Checks the part of a frame received so far, so that a message that can
+   * no longer be valid fails now, not when the frame completes.
+   */
+  #onPartial(opcode: number, received: Uint8Array): void {
+    // An extension's frames carry encoded bytes: they are checked once decoded.
+    if (this.#messageExtension !== null || this.#connection.reader.pendingRsv !== 0) return;
+    if (opcode === 0x0) {
+      if (this.#messageOpcode === 0) {
+        throw protocolError(ErrorCode.UnexpectedContinuation, "a continuation frame with no message to continue");
+      }
+      if (this.#messageOpcode !== 0x1) return;
+    } else if (opcode === 0x1 || opcode === 0x2) {
+      if (this.#messageOpcode !== 0) {
+        throw protocolError(ErrorCode.ExpectedContinuation, "a new message started inside a fragmented one");
+      }
+      if (opcode === 0x2) return;
+      if (this.#partialValidated === 0) this.#utf8.reset();
+    } else {
+      return;
+    }
+    if (this.#messageLength + received.length > this.#maxMessageSize) {
+      throw this.#tooBig(this.#messageLength + received.length);
+    }
+    if (!this.#utf8.push(received, this.#partialValidated)) throw invalidUtf8("a text message");
+    this.#partialValidated = received.length;
+  }
+
+  #onWholeMessage(frame: Frame, validated: number): void {
     const data = frame.data;
     if (data.length > this.#maxMessageSize) throw this.#tooBig(data.length);
     if (frame.opcode === 0x1) {
-      this.#utf8.reset();
-      if (!this.#utf8.push(data) || !this.#utf8.complete) throw invalidUtf8("a text message");
+      if (validated === 0) this.#utf8.reset();
+      if (!this.#utf8.push(data, validated) || !this.#utf8.complete) throw invalidUtf8("a text message");
     }
     this.#deliver(frame);
   }
 
-  #append(data: Uint8Array, fin: boolean): void {
+  #append(data: Uint8Array, fin: boolean, validated: number): void {
     const length = this.#messageLength + data.length;
     if (length > this.#maxMessageSize) throw this.#tooBig(length);
     if (this.#messageOpcode === 0x1) {
-      if (!this.#utf8.push(data)) throw invalidUtf8("a text message");
+      if (!this.#utf8.push(data, validated)) throw invalidUtf8("a text message");
       if (fin && !this.#utf8.complete) throw invalidUtf8("a text message");
     }
     if (data.length > 0) {
@@ -456,7 +488,7 @@ export class DefaultWebSocketSession implements WebSocketSession {
       () => {
         this.#decoding = false;
         try {
-          if (fin && this.#messageOpcode !== 0) this.#append(EMPTY, true);
+          if (fin && this.#messageOpcode !== 0) this.#append(EMPTY, true, 0);
         } catch (error) {
           return this.#failDecoding(error);
         }
@@ -478,9 +510,14 @@ export class DefaultWebSocketSession implements WebSocketSession {
       : new WebSocketError(ErrorCode.InternalError, CloseCode.InternalError, "an extension failed to decode", {
         cause: error,
       });
+    this.#fail(failure);
+  }
+
+  /** Stops reading and fails the connection once the application has seen what came before. */
+  #fail(error: WebSocketError): void {
+    this.#connection.discardInput();
     this.#resetMessage();
-    this.#queue.end(failure);
-    this.#connection.fail(failure);
+    failWhenSeen(this.#connection, this.#queue, error);
   }
 
   /** Handles frames replayed from the RAW session, stopping while one is decoded. */
@@ -491,9 +528,7 @@ export class DefaultWebSocketSession implements WebSocketSession {
     } catch (error) {
       if (!(error instanceof WebSocketError)) throw error;
       backlog.length = 0;
-      this.#resetMessage();
-      this.#queue.end(error);
-      this.#connection.fail(error);
+      this.#fail(error);
     }
   }
 
@@ -530,9 +565,21 @@ export class DefaultWebSocketSession implements WebSocketSession {
     }
     this.#settleCloseReason(reason);
     this.#resetMessage();
-    this.#queue.end();
-    // Echo the peer's code; the connection closes the transport after it.
-    if (this.#connection.writable) void this.#connection.send(new CloseFrame(new CloseReason(reply, "")));
+    // Echo the peer's code — after the application has answered the messages
+    // that came before the close, or after the close timeout. The connection
+    // closes the transport once both close frames are out.
+    const connection = this.#connection;
+    let done = false;
+    const answer = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      // Through send: the answers being encoded go out before the close.
+      if (connection.writable) void this.send(new CloseFrame(new CloseReason(reply, "")));
+    };
+    const timer = setTimeout(answer, connection.closeTimeout);
+    void connection.finished.then(() => clearTimeout(timer));
+    this.#queue.finish(undefined, answer);
   }
 
   #onClosing(frame: CloseFrame): void {

@@ -31,6 +31,24 @@ export function takeOver(session: RawWebSocketSession): { connection: Connection
   return { connection, unread };
 }
 
+/**
+ * Fails the connection once the application has read the frames that came
+ * before the error (so an echo of them still goes out first), or after the
+ * close timeout when it does not read.
+ */
+export function failWhenSeen<T>(connection: Connection, queue: IncomingQueue<T>, error: WebSocketError): void {
+  let done = false;
+  const fail = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    connection.fail(error);
+  };
+  const timer = setTimeout(fail, connection.closeTimeout);
+  void connection.finished.then(() => clearTimeout(timer));
+  queue.finish(error, fail);
+}
+
 let create: (
   connection: Connection,
   protocol: string | null,
@@ -100,7 +118,7 @@ export class RawWebSocketSession implements WebSocketSession {
     const queue = this.#queue;
     connection.handler = {
       frame: (frame) => queue.push(frame),
-      protocolError: (error) => queue.end(error),
+      protocolError: (error) => failWhenSeen(connection, queue, error),
       inputEnded: (error) =>
         queue.end(
           error === undefined ? undefined : new WebSocketError(
