@@ -7,11 +7,13 @@ import {
   type DefaultWebSocketSession,
   ErrorCode,
   Frame,
+  FrameWriter,
   runDefaultSession,
   WebSocketError,
   WebSocketUpgrade,
   type WebSocketUpgradeOptions,
 } from "../mod.ts";
+import process from "node:process";
 import { delay, hex, pipe, type TestClient, upgradeRequest } from "./_helpers/client.ts";
 
 type Handler = (s: DefaultWebSocketSession) => Promise<void> | void;
@@ -344,4 +346,29 @@ test("the outgoing stream: writes send, close runs the handshake", async () => {
   assert.equal((await client.next())?.readText(), "via stream");
   await expectClose(client, 1000);
   await finish(client, job);
+});
+
+test("10,000,000 empty continuation frames do not grow memory: a message costs its bytes, not its fragments", async () => {
+  let length = -1;
+  const { client, job } = start(async (s) => {
+    for await (const m of s.incoming) length = m.data.length;
+  });
+  const one = new FrameWriter({ masking: true }).encode(new Frame.Continuation(new Uint8Array(0), false));
+  const perChunk = 100_000;
+  const chunk = new Uint8Array(one.length * perChunk);
+  for (let i = 0; i < perChunk; i++) chunk.set(one, i * one.length);
+  await client.send(new Frame.Text("a", false));
+  const before = process.memoryUsage().heapUsed;
+  let peak = before;
+  for (let i = 0; i < 10_000_000 / perChunk; i++) {
+    await client.sendBytes(chunk.slice());
+    peak = Math.max(peak, process.memoryUsage().heapUsed);
+  }
+  await client.send(new Frame.Continuation(new TextEncoder().encode("b"), true));
+  while (length < 0) await delay(1);
+  assert.equal(length, 2);
+  const growth = (peak - before) / 1024 / 1024;
+  // A list of 10,000,000 fragments would take hundreds of MiB; chunks in flight take a few.
+  assert.ok(growth < 64, `heap grew by ${growth.toFixed(1)} MiB`);
+  job.cancel();
 });
