@@ -5,12 +5,16 @@
  * reference). `npm run bench` runs this on Node, Deno and Bun in turn
  * (`micro_all.ts`); to run one runtime by hand:
  *
- *   node_modules/.bin/node --expose-gc bench/micro.ts [--filter REGEX] [--json FILE] [--quick]
+ *   node_modules/.bin/node --expose-gc bench/micro.ts [--filter REGEX] [--json FILE] [--rounds N] [--quick]
  *   node_modules/.bin/deno run -A --v8-flags=--expose-gc bench/micro.ts ...
  *   node_modules/.bin/bun bench/micro.ts ...
  *
- * `--filter` keeps cases whose "area: name" matches; `--quick` measures each
- * case for ~0.1 s instead of ~0.65 s (smoke runs; figures are noisier).
+ * Case and reference are measured alternately in `--rounds` rounds (3) of
+ * ~0.25 s each; the table gives the median round, and "noise" the spread of
+ * the rounds ((max - min) / median, the worse of case and reference): on a
+ * shared machine a figure with a large spread says "measure again".
+ * `--filter` keeps cases whose "area: name" matches; `--quick` is one round
+ * of ~0.1 s (smoke runs; figures are noisier).
  */
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
@@ -34,6 +38,8 @@ export interface MicroResult {
   referenceP50Ns: number;
   /** Reference time / case time, from the averages. */
   ratio: number;
+  /** (max - min) / median of the rounds' averages, the worse of case and reference. */
+  spread: number;
   target: number | null;
 }
 
@@ -55,17 +61,20 @@ interface Options {
   filter: RegExp | null;
   json: string | null;
   quick: boolean;
+  rounds: number;
 }
 
 function parseArgs(args: string[]): Options {
-  const options: Options = { filter: null, json: null, quick: false };
+  const options: Options = { filter: null, json: null, quick: false, rounds: 3 };
   for (let i = 0; i < args.length; i++) {
     const a = args[i];
     if (a === "--filter") options.filter = new RegExp(args[++i], "i");
     else if (a === "--json") options.json = args[++i];
     else if (a === "--quick") options.quick = true;
-    else throw new Error(`unknown argument ${a} (want --filter REGEX, --json FILE, --quick)`);
+    else if (a === "--rounds") options.rounds = Math.max(1, Number(args[++i]));
+    else throw new Error(`unknown argument ${a} (want --filter REGEX, --json FILE, --rounds N, --quick)`);
   }
+  if (options.quick) options.rounds = 1;
   return options;
 }
 
@@ -91,13 +100,47 @@ async function consumed(run: () => unknown): Promise<() => unknown> {
   return () => do_not_optimize(run());
 }
 
-async function timeOf(run: () => unknown, quick: boolean): Promise<{ avg: number; p50: number }> {
+async function timeOf(run: () => unknown, cpuTimeNs: number): Promise<{ avg: number; p50: number }> {
   // Without a gc() hook mitata would allocate 1 GiB to force a collection; skip that instead.
-  const stats = await measure(await consumed(run), {
-    gc: hasGc() ? undefined : false,
-    min_cpu_time: quick ? 100e6 : undefined,
-  });
+  const stats = await measure(run, { gc: hasGc() ? undefined : false, min_cpu_time: cpuTimeNs });
   return { avg: stats.avg, p50: stats.p50 };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
+}
+
+function spreadOf(values: number[]): number {
+  return (Math.max(...values) - Math.min(...values)) / median(values);
+}
+
+/** Case and reference measured alternately, `rounds` times each. */
+async function measurePair(c: MicroCase, options: Options): Promise<Omit<MicroResult, "area">> {
+  const own = await consumed(c.run);
+  const ref = await consumed(c.reference.run);
+  const cpuTimeNs = options.quick ? 100e6 : 250e6;
+  const ownRounds: { avg: number; p50: number }[] = [];
+  const refRounds: { avg: number; p50: number }[] = [];
+  for (let r = 0; r < options.rounds; r++) {
+    ownRounds.push(await timeOf(own, cpuTimeNs));
+    refRounds.push(await timeOf(ref, cpuTimeNs));
+  }
+  const avgNs = median(ownRounds.map((x) => x.avg));
+  const referenceAvgNs = median(refRounds.map((x) => x.avg));
+  return {
+    name: c.name,
+    bytes: c.bytes,
+    avgNs,
+    p50Ns: median(ownRounds.map((x) => x.p50)),
+    reference: c.reference.name,
+    referenceBytes: c.reference.bytes,
+    referenceAvgNs,
+    referenceP50Ns: median(refRounds.map((x) => x.p50)),
+    ratio: referenceAvgNs / avgNs,
+    spread: Math.max(spreadOf(ownRounds.map((x) => x.avg)), spreadOf(refRounds.map((x) => x.avg))),
+    target: c.target ?? null,
+  };
 }
 
 function formatTime(ns: number): string {
@@ -126,6 +169,7 @@ function row(r: MicroResult): string {
     pad(formatTime(r.referenceAvgNs), 10, true),
     pad(formatRate(r.referenceBytes, r.referenceAvgNs), 12, true),
     pad(`${r.ratio.toFixed(2)}×`, 8, true),
+    pad(r.spread > 0 ? `±${Math.round(r.spread * 50)}%` : "", 7, true),
     "  " + met,
   ].join("");
 }
@@ -151,12 +195,13 @@ async function main(): Promise<void> {
   const print = (line: string): void => console.log(line);
   print(`\nhybi micro benchmarks — ${runtime} ${version}, ${report.cpu}, ${report.date}`);
   print(
-    `ratio = reference time / case time (1.00× = as fast as the reference); times are mitata averages` +
+    `ratio = reference time / case time (1.00× = as fast as the reference); time: median of ${options.rounds} ` +
+      `round(s) of mitata averages, case and reference alternating; noise: ± half the rounds' spread` +
       (hasGc() ? "" : " (no gc() hook: run node with --expose-gc)") + (options.quick ? "; QUICK mode" : ""),
   );
   print(
     "  " + pad("case", 44) + pad("time", 10, true) + pad("rate", 12, true) + "  " + pad("reference (same run)", 28) +
-      pad("time", 10, true) + pad("rate", 12, true) + pad("ratio", 8, true) + "  target",
+      pad("time", 10, true) + pad("rate", 12, true) + pad("ratio", 8, true) + pad("noise", 7, true) + "  target",
   );
   const here = dirname(fileURLToPath(import.meta.url));
   for (const area of AREAS) {
@@ -181,21 +226,7 @@ async function main(): Promise<void> {
     for (const c of selected) {
       try {
         await c.verify?.();
-        const own = await timeOf(c.run, options.quick);
-        const ref = await timeOf(c.reference.run, options.quick);
-        const result: MicroResult = {
-          area: area.name,
-          name: c.name,
-          bytes: c.bytes,
-          avgNs: own.avg,
-          p50Ns: own.p50,
-          reference: c.reference.name,
-          referenceBytes: c.reference.bytes,
-          referenceAvgNs: ref.avg,
-          referenceP50Ns: ref.p50,
-          ratio: ref.avg / own.avg,
-          target: c.target ?? null,
-        };
+        const result: MicroResult = { area: area.name, ...await measurePair(c, options) };
         report.results.push(result);
         print(row(result));
       } catch (e) {
