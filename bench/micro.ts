@@ -22,7 +22,7 @@ import { fileURLToPath } from "node:url";
 import { cpus, release } from "node:os";
 import process from "node:process";
 import { do_not_optimize, measure } from "mitata";
-import type { MicroCase } from "./micro/case.ts";
+import { formatRatio, type MicroCase } from "./micro/case.ts";
 import { AREAS } from "./micro/registry.ts";
 
 /** One measured pair, as written by `--json`. */
@@ -168,7 +168,7 @@ function row(r: MicroResult): string {
     "  " + pad(r.reference, 28),
     pad(formatTime(r.referenceAvgNs), 10, true),
     pad(formatRate(r.referenceBytes, r.referenceAvgNs), 12, true),
-    pad(`${r.ratio.toFixed(2)}×`, 8, true),
+    pad(formatRatio(r.ratio), 8, true),
     pad(r.spread > 0 ? `±${Math.round(r.spread * 50)}%` : "", 7, true),
     "  " + met,
   ].join("");

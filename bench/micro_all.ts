@@ -11,6 +11,7 @@ import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 import type { MicroReport } from "./micro.ts";
+import { formatRatio } from "./micro/case.ts";
 
 const bench = dirname(fileURLToPath(import.meta.url));
 const root = resolve(bench, "..");
@@ -66,7 +67,7 @@ if (reports.length > 1) {
   for (const name of names) {
     const cells = reports.map((report) => {
       const r = report.results.find((x) => key(x) === name);
-      return (r ? `${r.ratio.toFixed(2)}×` : "-").padStart(8);
+      return (r ? formatRatio(r.ratio) : "-").padStart(8);
     });
     const target = reports.flatMap((report) => report.results).find((x) => key(x) === name)?.target;
     console.log("  " + name.padEnd(width) + cells.join("") + (target ? `  ≥ ${target}×` : ""));

@@ -110,6 +110,11 @@ export function formatBytes(n: number): string {
   return `${n} B`;
 }
 
+/** `0.53×`; below 0.1 two significant digits (`0.0061×`), so small ratios still compare. */
+export function formatRatio(ratio: number): string {
+  return `${ratio >= 0.1 ? ratio.toFixed(2) : ratio.toPrecision(2)}×`;
+}
+
 /** Throws with `message` unless `condition` holds (verify steps). */
 export function check(condition: boolean, message: string): void {
   if (!condition) throw new Error(`verify failed: ${message}`);
