@@ -25,6 +25,18 @@ import {
 } from "./load_data.ts";
 import { ratioChart } from "./ratio_chart.ts";
 
+function loadavgOf(load: string): number {
+  return Number(load.split("loadavg ")[1]?.split(" ")[0]);
+}
+
+/**
+ * Whether other work ran when the benchmark started: 1-minute load above 1.5 or CPU pressure above 10 %. (At the end
+ * the benchmark's own server and client make a load of about 2, so only a load above 3 says anything there.)
+ */
+function busyAtStart(load: string): boolean {
+  return loadavgOf(load) > 1.5 || Number(load.split("avg60=")[1]?.split("%")[0]) > 10;
+}
+
 function fmt(n: number, digits = 0): string {
   return n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
 }
@@ -63,6 +75,13 @@ export function renderMarkdown(data: LoadData, svgName: string): string {
     );
   }
   if (meta.hybiNote) out.push(`> **hybi rows missing:** ${meta.hybiNote}.`, "");
+  if (busyAtStart(meta.loadStart) || loadavgOf(meta.loadEnd) > 3) {
+    out.push(
+      `> **The machine was busy** (load at start: ${meta.loadStart}; at end: ${meta.loadEnd}): another job competed ` +
+        "for the CPUs, so even the ratios may be distorted. Rerun on a quiet machine before drawing conclusions.",
+      "",
+    );
+  }
 
   out.push("## Run", "");
   out.push(`- Date: ${meta.date.replace("T", " ").slice(0, 16)} UTC (finished ${meta.finished.slice(11, 16)})`);
