@@ -77,9 +77,44 @@ export {
 export { RawWebSocketSession } from "./src/session/raw_session.ts";
 export type { WebSocketSession } from "./src/session/session.ts";
 export { sha1 } from "./src/sha1.ts";
+export { isValidUtf8, Utf8Validator } from "./src/utf8.ts";
 export {
   type RawSessionHandler,
   type UpgradeContext,
   WebSocketUpgrade,
   type WebSocketUpgradeOptions,
 } from "./src/upgrade.ts";
+export {
+  DEFAULT_MAX_MESSAGE_SIZE,
+  type DefaultSessionOptions,
+  DefaultWebSocketSession,
+  runDefaultSession,
+} from "./src/session/default_session.ts";
+export { WebSocketCloseEvent, type WebSocketCloseEventInit } from "./src/facade/close_event.ts";
+export { SessionWebSocket, type WebSocketData, type WebSocketEventHandler } from "./src/facade/session_web_socket.ts";
+export {
+  SessionWebSocketStream,
+  type WebSocketCloseInfo,
+  type WebSocketStreamConnection,
+} from "./src/facade/session_web_socket_stream.ts";
+export {
+  upgradeWebSocket,
+  type UpgradeWebSocketOptions,
+  upgradeWebSocketStream,
+} from "./src/facade/upgrade_web_socket.ts";
+export type { WebSocketExtensionFactory } from "./src/extensions/extension.ts";
+export {
+  type ExtensionElement,
+  type ExtensionParam,
+  formatExtension,
+  type ParsedExtensions,
+  parseExtensions,
+} from "./src/extensions/extension_header.ts";
+export { type NegotiatedExtensions, negotiateExtensions } from "./src/extensions/negotiation.ts";
+export {
+  type DeflateAgreement,
+  type DeflateParameters,
+  PerMessageDeflate,
+  PerMessageDeflateExtension,
+  type PerMessageDeflateOptions,
+} from "./src/extensions/permessage_deflate.ts";

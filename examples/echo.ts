@@ -16,25 +16,16 @@
  * @module
  */
 import process from "node:process";
-import { Frame, type RawWebSocketSession, type ServeHandler, WebSocketUpgrade } from "../mod.ts";
+import { type DefaultWebSocketSession, runDefaultSession, type ServeHandler, WebSocketUpgrade } from "../mod.ts";
 import { serveOnThisRuntime } from "./runtime.ts";
 
 /**
- * Echoes on the RAW session: data frames go back as they come (fragments
- * too, with their opcodes and FIN bits), pings are answered with pongs, and
- * the close is answered with the peer's code.
+ * Echoes on the default session: whole messages (reassembled, text checked
+ * to be UTF-8) go back as they came, text as text and binary as binary; the
+ * session answers pings and the close handshake itself.
  */
-// Switch-over point: once the default session lands, run the echo on it
-// (`webSocket`), which also reassembles messages and validates UTF-8.
-async function echo(session: RawWebSocketSession): Promise<void> {
-  for await (const frame of session.incoming) {
-    if (frame instanceof Frame.Ping) await session.send(new Frame.Pong(frame.data));
-    else if (frame instanceof Frame.Pong) continue;
-    else if (frame instanceof Frame.Close) {
-      await session.close(frame.readReason() ?? undefined);
-      return;
-    } else await session.send(frame);
-  }
+async function echo(session: DefaultWebSocketSession): Promise<void> {
+  for await (const message of session.incoming) await session.send(message);
 }
 
 const handler: ServeHandler = (request) => {
@@ -44,7 +35,7 @@ const handler: ServeHandler = (request) => {
       headers: { upgrade: "websocket", connection: "Upgrade", "content-type": "text/plain; charset=utf-8" },
     });
   }
-  return new WebSocketUpgrade(request, null, echo);
+  return new WebSocketUpgrade(request, null, (raw) => runDefaultSession(raw, echo));
 };
 
 function option(name: string, fallback: string): string {

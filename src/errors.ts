@@ -19,7 +19,7 @@ export const ErrorCode: {
   readonly UnexpectedMask: "WS_ERR_UNEXPECTED_MASK";
   /** Reserved opcode 3–7 or 11–15. */
   readonly InvalidOpcode: "WS_ERR_INVALID_OPCODE";
-  /** An RSV bit no negotiated extension claimed. */
+  /** An RSV bit no negotiated extension claimed, or an extension's bit on a continuation or control frame. */
   readonly UnexpectedRsv: "WS_ERR_UNEXPECTED_RSV_BIT";
   /** A control frame with a payload over 125 bytes. */
   readonly ControlFrameTooLong: "WS_ERR_CONTROL_FRAME_TOO_LONG";

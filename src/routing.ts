@@ -130,7 +130,7 @@ function match(segments: readonly Segment[], path: string): Readonly<Record<stri
 /** The path of an absolute URL string, scanned without parsing the whole URL. */
 export function pathOf(url: string): string {
   const scheme = url.indexOf("://");
-  let start = url.indexOf("/", scheme < 0 ? 0 : scheme + 3);
+  const start = url.indexOf("/", scheme < 0 ? 0 : scheme + 3);
   if (start < 0) return "/";
   let end = start;
   while (end < url.length) {

@@ -1,6 +1,7 @@
 import { CloseCode, CloseReason } from "./close_reason.ts";
 import { ErrorCode, HandshakeError, WebSocketError } from "./errors.ts";
-import type { WebSocketExtension } from "./extensions/extension.ts";
+import type { WebSocketExtension, WebSocketExtensionFactory } from "./extensions/extension.ts";
+import { negotiateExtensions } from "./extensions/negotiation.ts";
 import { computeAccept, validateHandshake } from "./handshake.ts";
 import { Job } from "./job.ts";
 import { Connection } from "./session/connection.ts";
@@ -33,6 +34,14 @@ export interface WebSocketUpgradeOptions {
    * report the connection's own end). Default: `console.error`.
    */
   onError?: (error: unknown) => void;
+  /**
+   * Extensions the server offers to negotiate, in its order of preference,
+   * for example `[new PerMessageDeflate()]`. Each is negotiated during the
+   * handshake from the client's `Sec-WebSocket-Extensions` offers; the
+   * accepted ones answer in `headers`, claim their RSV bits, and appear in
+   * the session's `extensions`. Default none.
+   */
+  extensions?: readonly WebSocketExtensionFactory[];
 }
 
 /** A handler of a RAW session; its return ends the session. */
@@ -76,7 +85,10 @@ function reportToConsole(error: unknown): void {
 export class WebSocketUpgrade {
   /** Always 101 Switching Protocols. */
   readonly status: 101 = 101;
-  /** The response headers: `Upgrade`, `Connection`, `Sec-WebSocket-Accept`, and the negotiated protocol. */
+  /**
+   * The response headers: `Upgrade`, `Connection`, `Sec-WebSocket-Accept`,
+   * and the negotiated protocol and extensions.
+   */
   readonly headers: Headers;
   /** The opening handshake request. */
   readonly request: Request;
@@ -87,6 +99,7 @@ export class WebSocketUpgrade {
   /** The negotiated extensions. */
   readonly extensions: readonly WebSocketExtension[];
   readonly #options: WebSocketUpgradeOptions;
+  readonly #rsv: number;
   #upgraded = false;
 
   /**
@@ -98,7 +111,8 @@ export class WebSocketUpgrade {
    * @param protocol The subprotocol to speak; it must be one the client offered.
    * @param handle Runs the session; the session ends when it returns.
    * @param options Limits and hooks.
-   * @throws {HandshakeError} When the request is not a valid opening handshake.
+   * @throws {HandshakeError} When the request is not a valid opening handshake
+   *   (including a malformed `Sec-WebSocket-Extensions` when extensions are configured).
    */
   constructor(
     request: Request,
@@ -114,16 +128,19 @@ export class WebSocketUpgrade {
         `the client did not offer the subprotocol "${protocol}"`,
       );
     }
+    const negotiated = negotiateExtensions(request.headers.get("sec-websocket-extensions"), options.extensions ?? []);
     this.request = request;
     this.protocol = protocol;
     this.handle = handle;
-    this.extensions = [];
+    this.extensions = negotiated.extensions;
+    this.#rsv = negotiated.rsv;
     this.#options = options;
     const headers = new Headers();
     headers.set("upgrade", "websocket");
     headers.set("connection", "Upgrade");
     headers.set("sec-websocket-accept", computeAccept(offer.key));
     if (protocol !== null) headers.set("sec-websocket-protocol", protocol);
+    if (negotiated.header !== null) headers.set("sec-websocket-extensions", negotiated.header);
     this.headers = headers;
   }
 
@@ -164,8 +181,12 @@ export class WebSocketUpgrade {
       maxFrameSize: options.maxFrameSize,
       writeHighWaterMark: options.writeHighWaterMark,
       closeTimeout: options.closeTimeout,
+      allowedRsv: this.#rsv,
     });
-    const session = createRawSession(connection, this.protocol, this.extensions);
+    const extensions = this.extensions;
+    // Extensions hold compression state; it goes with the connection.
+    if (extensions.length > 0) connection.finished.then(() => extensions.forEach((e) => e.dispose()));
+    const session = createRawSession(connection, this.protocol, extensions);
     const onError = options.onError ?? reportToConsole;
 
     const signals = [engineContext.signal, userContext.signal].filter((s): s is AbortSignal => s !== undefined);
@@ -180,27 +201,34 @@ export class WebSocketUpgrade {
       for (const s of signals) s.removeEventListener("abort", goAway);
     });
 
-    const handle = this.handle;
-    Promise.resolve()
-      .then(() => handle(session))
-      .then(
-        () => {
-          connection.discardInput();
-          connection.endOutput();
-        },
-        (error) => {
-          // An error that only reports the session's own end is not the handler's fault.
-          if (!(error instanceof WebSocketError && !connection.writable)) {
-            try {
-              onError(error);
-            } catch {
-              // A failing reporter must not take the engine down.
-            }
+    // The handler's synchronous part runs before the first byte is read, so
+    // a session built on top of the RAW one (the default session) is in place
+    // before any frame arrives.
+    let handled: Promise<void>;
+    try {
+      handled = Promise.resolve(this.handle(session));
+    } catch (error) {
+      handled = Promise.reject(error);
+    }
+    connection.start();
+    handled.then(
+      () => {
+        connection.discardInput();
+        connection.endOutput();
+      },
+      (error) => {
+        // An error that only reports the session's own end is not the handler's fault.
+        if (!(error instanceof WebSocketError && !connection.writable)) {
+          try {
+            onError(error);
+          } catch {
+            // A failing reporter must not take the engine down.
           }
-          if (connection.writable) connection.destroy(error);
-          else connection.endOutput();
-        },
-      );
+        }
+        if (connection.writable) connection.destroy(error);
+        else connection.endOutput();
+      },
+    );
     return new Job(connection.finished, (reason) => connection.destroy(reason));
   }
 }

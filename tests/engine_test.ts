@@ -10,7 +10,7 @@ import { Buffer } from "node:buffer";
 import { CloseReason, Frame, FrameReader, FrameWriter, type RawWebSocketSession, WebSocketUpgrade } from "../mod.ts";
 import type { ServeHandler, ServeOptions, Server } from "../src/http/serve_types.ts";
 import { delay, engineServe, next, rawEcho, runtime } from "./_helpers/engine.ts";
-import { handshake, RawClient } from "./_helpers/raw_client.ts";
+import { handshake, SocketClient } from "./_helpers/socket_client.ts";
 import { WebSocketClient } from "./_helpers/ws_client.ts";
 
 const serve = await engineServe();
@@ -97,7 +97,7 @@ test("the ws package: ping gets a pong with the same data; text, binary and a cl
 
 test("a frame sent in the same write as the opening handshake is not lost", async () => {
   const server = await echoServer();
-  const client = await RawClient.connect(server.port);
+  const client = await SocketClient.connect(server.port);
   const frame = new FrameWriter({ masking: true }).encode(new Frame.Text("early bird"));
   client.write(Buffer.concat([Buffer.from(handshake(), "latin1"), frame]));
   await client.until(() => client.text().includes("early bird"));
@@ -159,7 +159,7 @@ test("HTTP over the socket: fetch, a streamed (chunked) response, a streamed (ch
   assert.equal(result.te, "chunked");
 
   // The same, byte for byte, on a raw socket: chunked framing both ways.
-  const raw = await RawClient.connect(server.port);
+  const raw = await SocketClient.connect(server.port);
   raw.write("POST /x HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n\x01\x02\x03\r\n0\r\n\r\n");
   raw.write("GET /stream HTTP/1.1\r\nHost: h\r\n\r\n");
   await raw.until(() => raw.text().endsWith("0\r\n\r\n"));
@@ -173,7 +173,7 @@ test("HTTP over the socket: fetch, a streamed (chunked) response, a streamed (ch
 
 test("keep-alive and pipelining on one socket; Connection: close ends it", async () => {
   const server = await start((request) => new Response(new URL(request.url).pathname));
-  const raw = await RawClient.connect(server.port);
+  const raw = await SocketClient.connect(server.port);
   raw.write("GET /one HTTP/1.1\r\nHost: h\r\n\r\nGET /two HTTP/1.1\r\nHost: h\r\n\r\n");
   await raw.until(() => raw.text().endsWith("/two"));
   raw.write("GET /three HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
@@ -198,7 +198,7 @@ test("bad input gets its status and closes, while another client keeps being ser
     ["garbage", "\x16\x03\x01\x00\xff\x01\x00\x00\r\n\r\n", 400],
   ];
   const bad = cases.map(async ([name, input, status]) => {
-    const client = await RawClient.connect(server.port);
+    const client = await SocketClient.connect(server.port);
     client.write(input);
     await client.until(() => client.ended);
     assert.equal(client.status(), status, name);
@@ -206,7 +206,7 @@ test("bad input gets its status and closes, while another client keeps being ser
   });
   // A head sent one byte a second: 408 once the head timeout (1.5 s here) runs out.
   const slow = (async () => {
-    const client = await RawClient.connect(server.port);
+    const client = await SocketClient.connect(server.port);
     const head = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
     for (let i = 0; i < head.length && !client.ended; i++) {
       client.write(head[i]);
@@ -245,7 +245,7 @@ test("write backpressure: a client that does not read slows send(), and nothing 
       for await (const f of session.incoming) if (f instanceof Frame.Close) return;
     })
   );
-  const client = await RawClient.connect(server.port);
+  const client = await SocketClient.connect(server.port);
   client.socket.pause();
   client.write(handshake());
   await delay(400);
@@ -286,7 +286,7 @@ test("a streamed HTTP response is pulled no faster than the client reads", async
       }, { highWaterMark: 0 }),
     )
   );
-  const client = await RawClient.connect(server.port);
+  const client = await SocketClient.connect(server.port);
   client.socket.pause();
   client.write("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
   await delay(400);
@@ -311,7 +311,7 @@ test("read backpressure: a handler that does not read stops reading the socket",
       }
     }, { closeTimeout: 500 })
   );
-  const client = await RawClient.connect(server.port);
+  const client = await SocketClient.connect(server.port);
   client.write(handshake());
   await client.until(() => client.text().includes("\r\n\r\n"));
   const frame = new FrameWriter({ masking: true }).encode(new Frame.Binary(random(1024 * 1024)));
@@ -353,7 +353,7 @@ test("shutdown closes every session with 1001 Going Away and resolves finished",
   assert.equal(finished, true);
   for (const c of await Promise.all(closes)) assert.equal(c.code, 1001);
   // The port no longer accepts connections.
-  await assert.rejects(RawClient.connect(server.port));
+  await assert.rejects(SocketClient.connect(server.port));
 });
 
 test("server.addr, onListen, the signal option and Symbol.asyncDispose", async () => {

@@ -107,3 +107,20 @@ test("the chosen subprotocol must be one the client offered", () => {
   refused(upgradeRequest(), 400, "chat");
   refused(upgradeRequest({ "sec-websocket-protocol": "a b" }), 400);
 });
+
+test("header scanners stay linear on 100 KiB of pathological input (the ws ReDoS shape)", () => {
+  const n = 100 * 1024;
+  // Long runs of whitespace and commas between tokens, the input that made a backtracking regex explode.
+  const spaces = "a" + " ".repeat(n) + "b";
+  assert.equal(parseTokenList(spaces), null);
+  const commas = ",".repeat(n) + "chat";
+  assert.deepEqual(parseTokenList(commas), ["chat"]);
+  const many = Array.from({ length: n / 4 }, (_, i) => `p${i}`).join(",");
+  assert.equal(parseTokenList(many)?.length, n / 4);
+  const tabs = "chat" + "\t,".repeat(n / 2) + "x y";
+  assert.equal(parseTokenList(tabs), null);
+  assert.equal(hasToken(" ,".repeat(n / 2) + "upgrade", "upgrade"), true);
+  assert.equal(hasToken("u".repeat(n), "upgrade"), false);
+  const request = upgradeRequest({ "sec-websocket-protocol": commas, connection: "x, ".repeat(n / 3) + "Upgrade" });
+  assert.deepEqual(validateHandshake(request).protocols, ["chat"]);
+});

@@ -10,7 +10,7 @@ import * as https from "node:https";
 import type { AddressInfo } from "node:net";
 import { Frame, FrameReader, FrameWriter, type Job, WebSocketUpgrade } from "../mod.ts";
 import { next, rawEcho, runtime } from "./_helpers/engine.ts";
-import { handshake, RawClient } from "./_helpers/raw_client.ts";
+import { handshake, SocketClient } from "./_helpers/socket_client.ts";
 import { makeCertificates } from "./_helpers/tls.ts";
 import { WebSocketClient } from "./_helpers/ws_client.ts";
 
@@ -44,7 +44,7 @@ test(
     client.ping(Buffer.from("p"));
     assert.equal((await new Promise<Buffer>((r) => client.once("pong", r))).toString(), "p");
 
-    const refused = await RawClient.connect(port);
+    const refused = await SocketClient.connect(port);
     refused.write(handshake("/forbidden"));
     await refused.until(() => refused.ended);
     assert.equal(refused.status(), 403);
@@ -66,7 +66,7 @@ test("handleUpgrade: the head bytes that came with the request reach the session
   server.on("upgrade", (req, socket, head) => {
     jobs.push(handleUpgrade(req, socket, head, (request) => new WebSocketUpgrade(request, null, rawEcho)));
   });
-  const client = await RawClient.connect(port);
+  const client = await SocketClient.connect(port);
   const writer = new FrameWriter({ masking: true });
   client.write(Buffer.concat([Buffer.from(handshake(), "latin1"), writer.encode(new Frame.Text("with the head"))]));
   await client.until(() => client.text().includes("with the head"));

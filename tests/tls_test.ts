@@ -11,7 +11,7 @@ import { spawn } from "node:child_process";
 import { route, router, webSocketRaw } from "../mod.ts";
 import type { Server } from "../src/http/serve_types.ts";
 import { engineServe, next, rawEcho, runtime } from "./_helpers/engine.ts";
-import { RawClient } from "./_helpers/raw_client.ts";
+import { SocketClient } from "./_helpers/socket_client.ts";
 import { makeCertificates, type TestCertificates } from "./_helpers/tls.ts";
 import { WebSocketClient } from "./_helpers/ws_client.ts";
 
@@ -114,12 +114,12 @@ test(`wss:// and https:// on ${runtime} with the runtime's own WebSocket and fet
 });
 
 test("a client that does not speak TLS is dropped, and the server keeps serving", async () => {
-  const plain = await RawClient.connect(server.port);
+  const plain = await SocketClient.connect(server.port);
   plain.write("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
   await plain.until(() => plain.ended, 5000);
   assert.ok(!plain.text().startsWith("HTTP/1.1 200"));
   plain.close();
-  const secure = await RawClient.connect(server.port, { tls: { ca: certs.ca } });
+  const secure = await SocketClient.connect(server.port, { tls: { ca: certs.ca } });
   secure.write("GET / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
   await secure.until(() => secure.ended);
   assert.match(secure.text(), /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nsecure https:$/);

@@ -136,9 +136,13 @@ for (const which of ["engine", "user"] as const) {
 
 test("an aborted context with a silent peer drops the connection after closeTimeout", async () => {
   const controller = new AbortController();
-  const { client, job } = start(async (s) => {
-    for await (const _ of s.incoming) { /* wait */ }
-  }, { closeTimeout: 50 }, { engine: controller.signal });
+  const { client, job } = start(
+    async (s) => {
+      for await (const _ of s.incoming) { /* wait */ }
+    },
+    { closeTimeout: 50 },
+    { engine: controller.signal },
+  );
   controller.abort();
   assert.ok((await client.next()) instanceof Frame.Close);
   await job;
@@ -163,9 +167,13 @@ test("job.cancel() drops the connection at once", async () => {
 });
 
 test("an already-aborted signal starts the close handshake at once", async () => {
-  const { client, job } = start(async (s) => {
-    for await (const _ of s.incoming) { /* wait */ }
-  }, {}, { user: AbortSignal.abort() });
+  const { client, job } = start(
+    async (s) => {
+      for await (const _ of s.incoming) { /* wait */ }
+    },
+    {},
+    { user: AbortSignal.abort() },
+  );
   const close = await client.next();
   assert.equal((close as InstanceType<typeof Frame.Close>).readReason()?.code, CloseCode.GoingAway);
   await client.send(new Frame.Close());

@@ -26,9 +26,12 @@ export interface FrameReaderOptions {
 export const DEFAULT_MAX_FRAME_SIZE: number = 64 * 1024 * 1024;
 
 const EMPTY = new Uint8Array(0);
-// Payload buffers of frames split across reads grow by doubling from here,
-// so a peer that announces a huge frame and sends little reserves little.
-const FIRST_PAYLOAD_CAPACITY = 64 * 1024;
+// A frame split across reads gets a buffer of its announced length at once
+// when that is small, or once an eighth of it has arrived (a fresh buffer
+// costs ~0.3 µs per KiB on V8, so growing step by step pays twice); before
+// that the buffer grows by doubling, so a peer that announces a huge frame
+// and sends little reserves little.
+const EXACT_PAYLOAD_LIMIT = 64 * 1024;
 
 /**
  * An incremental WebSocket frame parser (RFC 6455 §5.2). It does no I/O:
@@ -95,6 +98,21 @@ export class FrameReader {
   }
   set allowedRsv(bits: number) {
     this.#allowedRsv = bits & 0x70;
+  }
+
+  /** Opcode of the frame whose payload is partly received, or -1 between frames. */
+  get pendingOpcode(): number {
+    return this.#inPayload ? this.#b0 & 0x0f : -1;
+  }
+
+  /** RSV bits of the frame in `pendingOpcode` (RSV1 = 0x40), or 0 between frames. */
+  get pendingRsv(): number {
+    return this.#inPayload ? this.#b0 & 0x70 : 0;
+  }
+
+  /** The unmasked payload received so far of the frame in `pendingOpcode` (a view). */
+  get pendingPayload(): Uint8Array {
+    return this.#payload.subarray(0, this.#received);
   }
 
   /** Bytes pushed but not yet consumed by `read`. */
@@ -262,13 +280,16 @@ export class FrameReader {
     if (take > 0) {
       const needed = this.#received + take;
       if (needed > this.#payload.length) {
-        let capacity = Math.max(this.#payload.length * 2, FIRST_PAYLOAD_CAPACITY, needed);
+        let capacity = this.#length <= EXACT_PAYLOAD_LIMIT || needed * 8 >= this.#length
+          ? this.#length
+          : Math.max(this.#payload.length * 2, EXACT_PAYLOAD_LIMIT, needed);
         if (capacity > this.#length) capacity = this.#length;
         const grown = new Uint8Array(capacity);
         grown.set(this.#payload.subarray(0, this.#received));
         this.#payload = grown;
       }
-      this.#payload.set(chunk.subarray(pos, pos + take), this.#received);
+      // A chunk taken whole needs no view of it.
+      this.#payload.set(pos === 0 && take === chunk.length ? chunk : chunk.subarray(pos, pos + take), this.#received);
       if (this.#masked) {
         applyMask(this.#payload, this.#received, needed, this.#mask, 0, this.#received & 3);
       }

@@ -16,10 +16,22 @@ import { DEFAULT_WRITE_HIGH_WATER_MARK, type Transport } from "../transport.ts";
 export interface ConnectionHandler {
   /** A frame arrived. May call `pause()`. */
   frame(frame: Frame): void;
-  /** The peer broke the protocol; the connection is being failed with `error.closeCode`. */
+  /**
+   * The peer broke the protocol (or the handler threw a `WebSocketError`).
+   * Reading has stopped; the handler must call `fail(error)`, at once or
+   * once the application has seen what came before (the connection's close
+   * timeout bounds the wait).
+   */
   protocolError(error: WebSocketError): void;
+  /**
+   * Bytes of a frame that is not complete yet, at the end of a read: the
+   * payload received so far (unmasked). Lets a session fail fast.
+   */
+  partial?(opcode: number, received: Uint8Array): void;
   /** The input ended (`error` undefined on a clean end of stream). */
   inputEnded(error: unknown): void;
+  /** A close frame is being sent (by `send`, `close` or `fail`). */
+  closing(frame: CloseFrame): void;
   /** The connection is finished: both directions are closed or it was dropped. */
   finished(): void;
 }
@@ -59,7 +71,8 @@ export class Connection {
   readonly #controller = new AbortController();
   readonly #highWaterMark: number;
   readonly #closeTimeout: number;
-  #handler: ConnectionHandler | null = null;
+  /** Where frames and events go; a session may take over from another before `start`. */
+  handler: ConnectionHandler | null = null;
 
   #state = OPEN;
   #inputEnded = false;
@@ -107,6 +120,11 @@ export class Connection {
     return this.#state === OPEN && !this.#closeSent;
   }
 
+  /** Milliseconds the connection waits for the peer during the close. */
+  get closeTimeout(): number {
+    return this.#closeTimeout;
+  }
+
   /** Whether a close frame has been sent. */
   get closeSent(): boolean {
     return this.#closeSent;
@@ -128,8 +146,7 @@ export class Connection {
   }
 
   /** Starts reading; frames go to `handler`. */
-  start(handler: ConnectionHandler): void {
-    this.#handler = handler;
+  start(): void {
     this.#transport.start({
       data: (chunk) => this.#onData(chunk),
       end: (error) => this.#onInputEnd(error),
@@ -163,16 +180,22 @@ export class Connection {
     try {
       while (!this.#paused && !this.#discardInput) {
         const frame = this.reader.read();
-        if (frame === null) break;
+        if (frame === null) {
+          const partial = this.handler!.partial;
+          if (partial !== undefined && this.reader.pendingOpcode >= 0) {
+            partial.call(this.handler, this.reader.pendingOpcode, this.reader.pendingPayload);
+          }
+          break;
+        }
         if (frame.opcode === 0x8) {
           // Nothing may follow a close frame (RFC 6455 §5.5.1).
           this.#closeReceived = true;
           this.#discardInput = true;
-          this.#handler!.frame(frame);
+          this.handler!.frame(frame);
           if (this.#closeSent) this.endOutput();
           break;
         }
-        this.#handler!.frame(frame);
+        this.handler!.frame(frame);
       }
     } catch (thrown) {
       // The session above may throw a WebSocketError to fail the connection.
@@ -180,8 +203,7 @@ export class Connection {
         ? thrown
         : new WebSocketError(ErrorCode.InternalError, CloseCode.InternalError, "internal error", { cause: thrown });
       this.#discardInput = true;
-      this.#handler!.protocolError(error);
-      this.fail(error);
+      this.handler!.protocolError(error);
     } finally {
       this.#dispatching = false;
     }
@@ -191,7 +213,7 @@ export class Connection {
     if (this.#inputEnded) return;
     this.#inputEnded = true;
     if (this.#state === FINISHED) return;
-    this.#handler!.inputEnded(error);
+    this.handler!.inputEnded(error);
     if (error !== undefined) {
       this.destroy(error);
       return;
@@ -208,6 +230,7 @@ export class Connection {
    */
   send(frame: Frame): Promise<void> {
     if (this.#state !== OPEN || this.#closeSent) return rejected(closedError());
+    if (frame.opcode === 0x8) this.handler!.closing(frame as CloseFrame);
     this.#enqueue(frame);
     if (frame.opcode === 0x8) {
       this.#closeSent = true;
@@ -312,7 +335,9 @@ export class Connection {
     if (this.#state !== OPEN) return;
     if (!this.#closeSent) {
       this.#closeSent = true;
-      this.#enqueue(new CloseFrame(new CloseReason(error.closeCode, truncateUtf8(error.message, 123))));
+      const frame = new CloseFrame(new CloseReason(error.closeCode, truncateUtf8(error.message, 123)));
+      this.handler!.closing(frame);
+      this.#enqueue(frame);
     }
     // Failing does not wait for the peer's close frame (RFC 6455 §7.1.7).
     this.endOutput();
@@ -354,7 +379,7 @@ export class Connection {
     this.#controller.abort(
       new WebSocketError(ErrorCode.SessionClosed, CloseCode.ClosedAbnormally, "the connection is finished"),
     );
-    this.#handler?.finished();
+    this.handler?.finished();
     this.#resolveFinished();
   }
 

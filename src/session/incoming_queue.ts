@@ -17,6 +17,8 @@ export class IncomingQueue<T> {
   #ended = false;
   #error: unknown = undefined;
   #full = false;
+  #everRead = false;
+  #onDrained: (() => void) | null = null;
   #stream: ReadableStream<T> | null = null;
   readonly #highWaterMark: number;
   readonly #sizeOf: (item: T) => number;
@@ -80,23 +82,52 @@ export class IncomingQueue<T> {
     }
   }
 
+  /**
+   * Ends the queue and runs `then` once the reader has asked for more after
+   * taking everything queued before the end — so a reply to the peer (a
+   * close frame) goes out after the application answered the messages that
+   * came first. Runs `then` at once when the reader is already waiting (it
+   * has handled everything) or nobody has ever read.
+   */
+  finish(error: unknown, then: () => void): void {
+    const idle = this.#waiter !== null || !this.#everRead;
+    this.end(error);
+    if (idle) then();
+    else this.#onDrained = then;
+  }
+
+  /** Removes and returns the first queued item, or `undefined` when none is queued. */
+  shift(): T | undefined {
+    if (this.#head === this.#items.length) return undefined;
+    const item = this.#items[this.#head] as T;
+    this.#items[this.#head++] = undefined;
+    if (this.#head === this.#items.length) {
+      this.#items.length = 0;
+      this.#head = 0;
+    }
+    this.#bytes -= this.#sizeOf(item);
+    if (this.#full && this.#bytes < this.#highWaterMark / 2) {
+      this.#full = false;
+      this.#onRoom();
+    }
+    return item;
+  }
+
   /** The next item, waiting for one when the queue is empty. */
   next(): Promise<IteratorResult<T>> {
+    this.#everRead = true;
     if (this.#head < this.#items.length) {
-      const item = this.#items[this.#head] as T;
-      this.#items[this.#head++] = undefined;
-      if (this.#head === this.#items.length) {
-        this.#items.length = 0;
-        this.#head = 0;
-      }
-      this.#bytes -= this.#sizeOf(item);
-      if (this.#full && this.#bytes < this.#highWaterMark / 2) {
-        this.#full = false;
-        this.#onRoom();
-      }
+      const item = this.shift() as T;
       return Promise.resolve({ done: false, value: item });
     }
-    if (this.#ended) return this.#error === undefined ? Promise.resolve(DONE) : Promise.reject(this.#error);
+    if (this.#ended) {
+      const then = this.#onDrained;
+      if (then !== null) {
+        this.#onDrained = null;
+        then();
+      }
+      return this.#error === undefined ? Promise.resolve(DONE) : Promise.reject(this.#error);
+    }
     if (this.#waiter !== null) return Promise.reject(new TypeError("only one read may be pending at a time"));
     return new Promise((resolve, reject) => this.#waiter = { resolve, reject });
   }

@@ -15,6 +15,39 @@ const frameSize = (f: Frame): number => f.data.length + 64;
 
 /** Connections behind sessions, for the layers above (not exported from `mod.ts`). */
 export const connectionOf: WeakMap<WebSocketSession, Connection> = new WeakMap();
+const queueOf: WeakMap<RawWebSocketSession, IncomingQueue<Frame>> = new WeakMap();
+
+/**
+ * Hands a RAW session's connection to a session built on top of it (the
+ * default session): returns the connection and the frames the RAW session
+ * received but nobody read, and ends the RAW session's `incoming`.
+ */
+export function takeOver(session: RawWebSocketSession): { connection: Connection; unread: Frame[] } {
+  const connection = connectionOf.get(session)!;
+  const queue = queueOf.get(session)!;
+  const unread: Frame[] = [];
+  while (queue.length > 0) unread.push(queue.shift()!);
+  queue.end();
+  return { connection, unread };
+}
+
+/**
+ * Fails the connection once the application has read the frames that came
+ * before the error (so an echo of them still goes out first), or after the
+ * close timeout when it does not read.
+ */
+export function failWhenSeen<T>(connection: Connection, queue: IncomingQueue<T>, error: WebSocketError): void {
+  let done = false;
+  const fail = () => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    connection.fail(error);
+  };
+  const timer = setTimeout(fail, connection.closeTimeout);
+  void connection.finished.then(() => clearTimeout(timer));
+  queue.finish(error, fail);
+}
 
 let create: (
   connection: Connection,
@@ -23,7 +56,7 @@ let create: (
 ) => RawWebSocketSession;
 
 /**
- * Starts a RAW session on a connection that is not started yet (for
+ * Builds a RAW session on a connection that is not started yet (for
  * `WebSocketUpgrade`; not exported from `mod.ts`).
  */
 export function createRawSession(
@@ -81,10 +114,11 @@ export class RawWebSocketSession implements WebSocketSession {
       () => connection.resume(),
     );
     connectionOf.set(this, connection);
+    queueOf.set(this, this.#queue);
     const queue = this.#queue;
-    connection.start({
+    connection.handler = {
       frame: (frame) => queue.push(frame),
-      protocolError: (error) => queue.end(error),
+      protocolError: (error) => failWhenSeen(connection, queue, error),
       inputEnded: (error) =>
         queue.end(
           error === undefined ? undefined : new WebSocketError(
@@ -94,8 +128,9 @@ export class RawWebSocketSession implements WebSocketSession {
             { cause: error },
           ),
         ),
+      closing: () => {},
       finished: () => queue.end(),
-    });
+    };
   }
 
   /** Frames from the peer, in order; iterate with `for await`. */

@@ -39,6 +39,11 @@ export class TestClient {
     this.#reader = reader;
   }
 
+  /** Accepts RSV bits on the server's frames (for a negotiated extension such as permessage-deflate). */
+  allowRsv(bits: number): void {
+    this.#frames.allowedRsv = bits;
+  }
+
   /** Sends raw bytes to the server. */
   async sendBytes(bytes: Uint8Array): Promise<void> {
     await this.#writer.write(bytes);

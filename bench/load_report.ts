@@ -1,0 +1,241 @@
+/**
+ * Turns one wsbench run (`results.jsonl` + `meta.json` in its folder, written
+ * by `load.ts` and run.sh) into `RESULTS.md` and `ratios.svg`: absolute
+ * figures, each hybi engine's ratio to its runtime's peer and to tcp-raw, and
+ * the issue's targets beside every ratio with a met/missed mark.
+ *
+ * Rerun on an existing run without measuring again:
+ *
+ *   node bench/load_report.ts bench/.out/load-<time> [output folder, default bench/]
+ */
+import { spawnSync } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
+import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import process from "node:process";
+import {
+  ENGINES,
+  figure,
+  type Figures,
+  type LoadData,
+  MAX_SMALL_P99_VS_PEER,
+  MIN_BULK_VS_RAW,
+  readRun,
+  SCENARIOS,
+} from "./load_data.ts";
+import { ratioChart } from "./ratio_chart.ts";
+
+function loadavgOf(load: string): number {
+  return Number(load.split("loadavg ")[1]?.split(" ")[0]);
+}
+
+/**
+ * Whether other work ran when the benchmark started: 1-minute load above 1.5 or CPU pressure above 10 %. (At the end
+ * the benchmark's own server and client make a load of about 2, so only a load above 3 says anything there.)
+ */
+function busyAtStart(load: string): boolean {
+  return loadavgOf(load) > 1.5 || Number(load.split("avg60=")[1]?.split("%")[0]) > 10;
+}
+
+function fmt(n: number, digits = 0): string {
+  return n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+function ratio(a: number | undefined, b: number | undefined): number | null {
+  return a === undefined || b === undefined || b === 0 ? null : a / b;
+}
+
+function mark(value: number | null, limit: number, atMost = false): string {
+  if (value === null) return "– not measured";
+  return (atMost ? value <= limit : value >= limit) ? "✓ met" : "✗ missed";
+}
+
+function x(value: number | null): string {
+  return value === null ? "–" : `${value.toFixed(2)}×`;
+}
+
+/** Markdown of the whole report. */
+export function renderMarkdown(data: LoadData, svgName: string): string {
+  const { meta } = data;
+  const s = meta.settings;
+  const scenarios = s.SCENARIOS.split(" ").filter((x) => x !== "");
+  const out: string[] = [];
+  const quick = s.RUNS !== "3" || s.SECS !== "5" || scenarios.length < 5 || s.SERVERS !== "all";
+  out.push("# Load benchmark results", "");
+  out.push(
+    `Written by \`npm run bench:load\` (bench/load.ts, which runs \`${meta.wsbenchDir}/run.sh\`). ` +
+      "Compare ratios measured in the same run only; absolute figures move with the machine's load.",
+    "",
+  );
+  if (quick) {
+    out.push(
+      `> **Partial or quick run** (RUNS=${s.RUNS}, SECS=${s.SECS}, SCENARIOS="${s.SCENARIOS}", ` +
+        `SERVERS=${s.SERVERS}): indicative only, not a verdict on the targets.`,
+      "",
+    );
+  }
+  if (meta.hybiNote) out.push(`> **hybi rows missing:** ${meta.hybiNote}.`, "");
+  if (busyAtStart(meta.loadStart) || loadavgOf(meta.loadEnd) > 3) {
+    out.push(
+      `> **The machine was busy** (load at start: ${meta.loadStart}; at end: ${meta.loadEnd}): another job competed ` +
+        "for the CPUs, so even the ratios may be distorted. Rerun on a quiet machine before drawing conclusions.",
+      "",
+    );
+  }
+
+  out.push("## Run", "");
+  out.push(`- Date: ${meta.date.replace("T", " ").slice(0, 16)} UTC (finished ${meta.finished.slice(11, 16)})`);
+  out.push(`- Machine: ${meta.cpu}, ${meta.cores} CPUs, ${meta.memoryGiB} GiB; Linux ${meta.kernel}`);
+  out.push(
+    `- Runtimes: Node ${meta.versions.node} (ws ${meta.versions.ws}, bufferutil ${meta.versions.bufferutil}), ` +
+      `${meta.versions.deno}, Bun ${meta.versions.bun}; wsbench built with ${meta.versions.gcc}`,
+  );
+  out.push(
+    `- Method: server on CPU ${s.SERVER_CPU}, client on CPU ${s.CLIENT_CPU}; median of ${s.RUNS} × ${s.SECS} s ` +
+      `after a ${s.WARMUP} s warm-up, servers interleaved round-robin; idle: ${s.IDLE_CONNS} connections held ` +
+      `${s.IDLE_SECS} s, one server at a time`,
+  );
+  out.push(`- Load at start: ${meta.loadStart}; at end: ${meta.loadEnd}`);
+  out.push(`- Raw results: \`${meta.runDir}/results.jsonl\` (not committed)`);
+  out.push("- Servers:");
+  for (const server of meta.servers) out.push(`  - \`${server.name}\`: ${server.command}`);
+  out.push("");
+
+  out.push("## hybi against the targets", "");
+  out.push(`![ratios of each hybi engine to its peer and to tcp-raw](${svgName})`, "");
+  out.push(
+    "Ratios are hybi ÷ peer in the same run (msgs/s unless noted); for p99 and idle memory lower is better.",
+    "",
+  );
+  {
+    out.push("| engine | vs | scenario | hybi | peer | ratio | target | met? | vs tcp-raw | target | met? |");
+    out.push("|---|---|---|---:|---:|---:|---|---|---:|---|---|");
+    let met = 0, missed = 0, unmeasured = 0;
+    const count = (m: string): string => {
+      if (m.startsWith("✓")) met++;
+      else if (m.startsWith("✗")) missed++;
+      else unmeasured++;
+      return m;
+    };
+    for (const engine of ENGINES) {
+      const rawOf = (scenario: string): Figures | undefined => figure(data, "tcp-raw", scenario);
+      for (const scenario of SCENARIOS) {
+        if (!scenarios.includes(scenario)) continue;
+        const own = figure(data, engine.name, scenario);
+        const peer = figure(data, engine.peer, scenario);
+        const vsPeer = ratio(own?.mps, peer?.mps);
+        const vsRaw = ratio(own?.mps, rawOf(scenario)?.mps);
+        const target = engine.minVsPeer[scenario];
+        const rawCells = scenario === "bulk"
+          ? `${x(vsRaw)} | ≥ ${MIN_BULK_VS_RAW}× | ${count(mark(vsRaw, MIN_BULK_VS_RAW))}`
+          : `${x(vsRaw)} | | `;
+        out.push(
+          `| ${engine.name} | ${engine.peer} | ${scenario} | ${own ? fmt(own.mps) : "–"} | ` +
+            `${peer ? fmt(peer.mps) : "–"} | ${x(vsPeer)} | ≥ ${target}× | ${
+              count(mark(vsPeer, target))
+            } | ${rawCells} |`,
+        );
+        if (scenario === "small") {
+          const p99 = ratio(own?.p99, peer?.p99);
+          out.push(
+            `| ${engine.name} | ${engine.peer} | small p99 µs | ${own ? fmt(own.p99) : "–"} | ` +
+              `${peer ? fmt(peer.p99) : "–"} | ${x(p99)} | ≤ ${MAX_SMALL_P99_VS_PEER}× | ` +
+              `${count(mark(p99, MAX_SMALL_P99_VS_PEER, true))} | | | |`,
+          );
+        }
+      }
+      if (scenarios.includes("idle")) {
+        const own = data.idle.get(engine.name);
+        const peer = data.idle.get(engine.peer);
+        out.push(
+          `| ${engine.name} | ${engine.peer} | idle KiB/conn | ${own ? own.kibPerConn.toFixed(2) : "–"} | ` +
+            `${peer ? peer.kibPerConn.toFixed(2) : "–"} | ${x(ratio(own?.kibPerConn, peer?.kibPerConn))} | ` +
+            `≤ ${engine.maxIdleKiB} KiB | ${count(mark(own?.kibPerConn ?? null, engine.maxIdleKiB, true))} | | | |`,
+        );
+      }
+    }
+    out.push("");
+    out.push(
+      `Targets: ${met} met, ${missed} missed${unmeasured ? `, ${unmeasured} not measured` : ""}` +
+        (quick ? " (quick run: indicative only)." : "."),
+      "",
+    );
+  }
+
+  out.push("## Every server against tcp-raw", "");
+  out.push("msgs/s ÷ tcp-raw msgs/s in the same run. tcp-raw does no WebSocket work: its row is the ceiling of the");
+  out.push("machine and of the single-threaded client (see wsbench's README).", "");
+  const shown = SCENARIOS.filter((sc) => scenarios.includes(sc));
+  out.push(`| server | ${shown.join(" | ")} |`);
+  out.push(`|---|${shown.map(() => "---:").join("|")}|`);
+  for (const server of data.servers) {
+    const cells = shown.map((sc) => x(ratio(figure(data, server, sc)?.mps, figure(data, "tcp-raw", sc)?.mps)));
+    out.push(`| ${server} | ${cells.join(" | ")} |`);
+  }
+  out.push("");
+
+  out.push("## Absolute figures", "");
+  out.push("| server | scenario | runs | msgs/s | MB/s | p50 µs | p99 µs | errors |");
+  out.push("|---|---|---:|---:|---:|---:|---:|---:|");
+  for (const server of data.servers) {
+    for (const scenario of shown) {
+      const f = figure(data, server, scenario);
+      out.push(
+        f
+          ? `| ${server} | ${scenario} | ${f.runs} | ${fmt(f.mps)} | ${fmt(f.mbps, 2)} | ${fmt(f.p50)} | ${
+            fmt(f.p99)
+          } | ${f.errors} |`
+          : `| ${server} | ${scenario} | 0 | no result (failed to start, crashed or timed out: see ${meta.runDir}/) | | | | |`,
+      );
+    }
+  }
+  out.push("");
+  if (scenarios.includes("idle")) {
+    out.push("## Idle connections", "");
+    out.push(
+      `${s.IDLE_CONNS} connections held ${s.IDLE_SECS} s; server VmRSS before connecting, with all open, and at`,
+    );
+    out.push("the end of the hold (user-space memory only, one measurement, not a median).", "");
+    out.push(
+      "| server | open at end | connect s | RSS before MiB | RSS all-open MiB | RSS end MiB | KiB/conn | errors |",
+    );
+    out.push("|---|---:|---:|---:|---:|---:|---:|---:|");
+    const mib = (kib: number): string => (kib / 1024).toFixed(1);
+    for (const server of data.servers) {
+      const f = data.idle.get(server);
+      out.push(
+        f
+          ? `| ${server} | ${f.openAtEnd} | ${f.connectS.toFixed(3)} | ${mib(f.rssBeforeKiB)} | ${
+            mib(f.rssOpenKiB)
+          } | ${mib(f.rssAfterKiB)} | ${f.kibPerConn.toFixed(2)} | ${f.errors} |`
+          : `| ${server} | no result | | | | | | |`,
+      );
+    }
+    out.push("");
+  }
+  return out.join("\n") + "\n";
+}
+
+/** Writes `RESULTS.md` and `ratios.svg` for a run into `outDir`; returns their paths. */
+export function writeReport(runDir: string, outDir: string): string[] {
+  const data = readRun(runDir);
+  const md = resolve(outDir, "RESULTS.md");
+  const svg = resolve(outDir, "ratios.svg");
+  writeFileSync(md, renderMarkdown(data, "ratios.svg"));
+  writeFileSync(svg, ratioChart(data));
+  // The project's formatter owns Markdown and SVG layout; formatted output keeps `deno fmt --check` clean.
+  const root = fileURLToPath(new URL("..", import.meta.url));
+  const deno = resolve(root, "node_modules/.bin/deno");
+  if (existsSync(deno)) spawnSync(deno, ["fmt", "--quiet", md, svg], { cwd: root, stdio: "inherit" });
+  return [md, svg];
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const [runDir, outDir] = process.argv.slice(2);
+  if (!runDir) {
+    console.error("usage: node bench/load_report.ts <run folder> [output folder]");
+    process.exit(2);
+  }
+  const written = writeReport(resolve(runDir), resolve(outDir ?? fileURLToPath(new URL(".", import.meta.url))));
+  console.log(`wrote ${written.join(" and ")}`);
+}

@@ -1,0 +1,666 @@
+import { CloseCode, CloseReason, isValidCloseCode } from "../close_reason.ts";
+import { ErrorCode, WebSocketError } from "../errors.ts";
+import type { WebSocketExtension } from "../extensions/extension.ts";
+import { BinaryFrame, CloseFrame, type Frame, PingFrame, PongFrame, TextFrame } from "../frame/frame.ts";
+import { Utf8Validator } from "../utf8.ts";
+import type { Connection } from "./connection.ts";
+import { IncomingQueue } from "./incoming_queue.ts";
+import { failWhenSeen, type RawWebSocketSession, takeOver } from "./raw_session.ts";
+import type { WebSocketSession } from "./session.ts";
+
+/** Options of a {@linkcode DefaultWebSocketSession}, as Ktor's `WebSockets` plugin. */
+export interface DefaultSessionOptions {
+  /** Milliseconds between pings the server sends; `null` (the default, as in Ktor) sends none. */
+  pingInterval?: number | null;
+  /**
+   * Milliseconds to wait, after a ping, for a pong or any other frame before
+   * closing with 1011; only used with `pingInterval`. Default 15000, as Ktor.
+   */
+  timeout?: number;
+  /** Largest reassembled message, in bytes; a longer one closes with 1009. Default 64 MiB. */
+  maxMessageSize?: number;
+}
+
+/** Default of {@linkcode DefaultSessionOptions.maxMessageSize}: 64 MiB. */
+export const DEFAULT_MAX_MESSAGE_SIZE: number = 64 * 1024 * 1024;
+const DEFAULT_TIMEOUT = 15_000;
+/** Queued incoming bytes above which the session stops reading from the peer. */
+const INCOMING_HIGH_WATER_MARK = 1024 * 1024;
+const MESSAGE_INITIAL_CAPACITY = 4096;
+const EMPTY = new Uint8Array(0);
+const decoder = new TextDecoder();
+const messageSize = (f: Frame): number => f.data.length + 64;
+
+/** The RSV bits of a frame as they sit in its first header byte. */
+function rsvBits(frame: Frame): number {
+  return (frame.rsv1 ? 0x40 : 0) | (frame.rsv2 ? 0x20 : 0) | (frame.rsv3 ? 0x10 : 0);
+}
+
+function protocolError(code: ErrorCode, message: string): WebSocketError {
+  return new WebSocketError(code, CloseCode.ProtocolError, message);
+}
+
+function invalidUtf8(what: string): WebSocketError {
+  return new WebSocketError(ErrorCode.InvalidUtf8, CloseCode.NotConsistent, `${what} is not valid UTF-8`);
+}
+
+/**
+ * The session nearly every application uses, as Ktor's
+ * `DefaultWebSocketSession`, built on a RAW session: it answers pings,
+ * reassembles fragmented messages, validates UTF-8 as bytes arrive (failing
+ * fast with 1007), enforces `maxMessageSize` (1009), runs the close
+ * handshake, optionally pings on an interval, and reports how the
+ * connection ended in `closeReason`.
+ *
+ * `incoming` yields whole messages, as `Frame.Text` or `Frame.Binary` with
+ * `fin` set; control frames are handled inside.
+ *
+ * @example An echo server handler
+ * ```ts
+ * import { runDefaultSession, type RawWebSocketSession } from "@hybi/websocket";
+ * const handler = (raw: RawWebSocketSession) =>
+ *   runDefaultSession(raw, async (session) => {
+ *     for await (const message of session.messages()) {
+ *       if (typeof message === "string") await session.sendText(message);
+ *       else await session.sendBinary(message);
+ *     }
+ *     console.log("closed:", await session.closeReason);
+ *   });
+ * console.log(typeof handler); // function
+ * ```
+ */
+export class DefaultWebSocketSession implements WebSocketSession {
+  readonly #raw: RawWebSocketSession;
+  readonly #connection: Connection;
+  readonly #queue: IncomingQueue<Frame>;
+  readonly #maxMessageSize: number;
+  readonly #pingInterval: number | null;
+  readonly #timeout: number;
+  #outgoing: WritableStream<Frame> | null = null;
+
+  // The fragmented message being reassembled (opcode 0 when none).
+  #messageOpcode = 0;
+  #message: Uint8Array = EMPTY;
+  #messageLength = 0;
+  readonly #utf8 = new Utf8Validator();
+  // Bytes of the frame still arriving that were already validated.
+  #partialValidated = 0;
+
+  // Extensions (permessage-deflate): the one decoding the message being
+  // received, whether a decode is in flight (reading is paused meanwhile, so
+  // nothing overtakes it), and frames replayed from the RAW session that wait
+  // for it.
+  readonly #extensions: readonly WebSocketExtension[];
+  #messageExtension: WebSocketExtension | null = null;
+  #decoding = false;
+  #queueFull = false;
+  #backlog: Frame[] = [];
+  readonly #onDecoded = (chunk: Uint8Array): void => this.#append(chunk, false, 0);
+  // Outgoing data frames being encoded, and the last of them, which a close waits for.
+  #encoding = 0;
+  #lastEncoded: Promise<void> = Promise.resolve();
+
+  #closing = false;
+  #closeReason: Promise<CloseReason | null>;
+  #resolveCloseReason!: (reason: CloseReason | null) => void;
+  #closeReasonSettled = false;
+
+  #pingTimer: ReturnType<typeof setInterval> | undefined;
+  #timeoutTimer: ReturnType<typeof setTimeout> | undefined;
+  #sawFrame = false;
+  #pingCount = 0;
+
+  /**
+   * Takes over a RAW session's connection. Build it before the handler's
+   * first `await` so no frame reaches the RAW session first (frames that did
+   * are replayed here).
+   *
+   * @param raw The RAW session to run on; its own `incoming` ends.
+   * @param options Ping, timeout and message-size settings.
+   */
+  constructor(raw: RawWebSocketSession, options: DefaultSessionOptions = {}) {
+    const { connection, unread } = takeOver(raw);
+    this.#raw = raw;
+    this.#connection = connection;
+    this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    this.#pingInterval = options.pingInterval ?? null;
+    this.#timeout = options.timeout ?? DEFAULT_TIMEOUT;
+    this.#extensions = raw.extensions;
+    this.#closeReason = new Promise((resolve) => this.#resolveCloseReason = resolve);
+    const queue = new IncomingQueue<Frame>(
+      INCOMING_HIGH_WATER_MARK,
+      messageSize,
+      () => {
+        this.#queueFull = true;
+        connection.pause();
+      },
+      () => {
+        this.#queueFull = false;
+        if (!this.#decoding) connection.resume();
+      },
+    );
+    this.#queue = queue;
+    connection.handler = {
+      frame: (frame) => this.#onFrame(frame),
+      protocolError: (error) => {
+        this.#resetMessage();
+        failWhenSeen(connection, queue, error);
+      },
+      partial: (opcode, received) => this.#onPartial(opcode, received),
+      inputEnded: (error) =>
+        queue.end(
+          error === undefined
+            ? undefined
+            : new WebSocketError(ErrorCode.ConnectionLost, CloseCode.ClosedAbnormally, "the connection failed", {
+              cause: error,
+            }),
+        ),
+      closing: (frame) => this.#onClosing(frame),
+      finished: () => this.#onFinished(),
+    };
+    this.#backlog = unread;
+    this.#replay();
+    if (this.#pingInterval !== null && this.#pingInterval > 0) {
+      this.#pingTimer = setInterval(() => this.#ping(), this.#pingInterval);
+    }
+  }
+
+  /** Whole messages from the peer, as `Frame.Text` / `Frame.Binary`. */
+  get incoming(): ReadableStream<Frame> {
+    return this.#queue.stream();
+  }
+
+  /** Frames to the peer; writing is `send`, closing runs the close handshake. */
+  get outgoing(): WritableStream<Frame> {
+    if (this.#outgoing === null) {
+      this.#outgoing = new WritableStream<Frame>({
+        write: (frame) => this.send(frame),
+        close: () => this.close(),
+        abort: () => this.terminate(),
+      });
+    }
+    return this.#outgoing;
+  }
+
+  /**
+   * How the connection ended, resolved once: the peer's reason when it
+   * closed first (code 1005 when its close frame had no code), ours when we
+   * did (including protocol errors and timeouts), or `null` when the
+   * transport dropped without a close frame.
+   */
+  get closeReason(): Promise<CloseReason | null> {
+    return this.#closeReason;
+  }
+
+  /** Milliseconds between server pings, or `null`. */
+  get pingInterval(): number | null {
+    return this.#pingInterval;
+  }
+
+  /** Milliseconds a ping may go unanswered. */
+  get timeout(): number {
+    return this.#timeout;
+  }
+
+  /** Largest reassembled message accepted. */
+  get maxMessageSize(): number {
+    return this.#maxMessageSize;
+  }
+
+  /** Largest incoming frame payload accepted. */
+  get maxFrameSize(): number {
+    return this.#connection.reader.maxFrameSize;
+  }
+
+  /** The negotiated subprotocol, or `null`. */
+  get protocol(): string | null {
+    return this.#raw.protocol;
+  }
+
+  /** The negotiated extensions. */
+  get extensions(): readonly WebSocketExtension[] {
+    return this.#raw.extensions;
+  }
+
+  /** Whether outgoing frames are masked: false on a server. */
+  get masking(): boolean {
+    return this.#connection.writer.masking;
+  }
+
+  /** Aborted when the connection is finished. */
+  get signal(): AbortSignal {
+    return this.#connection.signal;
+  }
+
+  /** Bytes queued for the peer and not yet handed to the operating system. */
+  get bufferedAmount(): number {
+    return this.#connection.bufferedAmount;
+  }
+
+  /**
+   * Queues a frame; see {@linkcode WebSocketSession.send}. A close frame
+   * starts the close handshake, as `close` does.
+   *
+   * @param frame The frame; its data must not change until the promise settles.
+   */
+  send(frame: Frame): Promise<void> {
+    if (this.#extensions.length === 0) return this.#connection.send(frame);
+    if (frame.opcode < 0x8) return this.#encodeAndSend(frame);
+    // A close goes after the messages sent before it; other control frames may overtake them.
+    if (frame.opcode === 0x8 && this.#encoding > 0) return this.#lastEncoded.then(() => this.#connection.send(frame));
+    return this.#connection.send(frame);
+  }
+
+  /**
+   * Passes a data frame through the extensions, in negotiation order, then
+   * queues it. The extensions settle in call order, so frames go out in the
+   * order they were sent.
+   */
+  #encodeAndSend(frame: Frame): Promise<void> {
+    const extensions = this.#extensions;
+    let encoded = extensions[0].encodeFrame(frame);
+    for (let i = 1; i < extensions.length; i++) {
+      const next = extensions[i];
+      encoded = encoded.then((f) => next.encodeFrame(f));
+    }
+    this.#encoding++;
+    const sent = encoded.then(
+      (f) => this.#connection.send(f),
+      (error) => {
+        if (this.#connection.writable) {
+          const failure = error instanceof WebSocketError
+            ? error
+            : new WebSocketError(ErrorCode.InternalError, CloseCode.InternalError, "an extension failed to encode", {
+              cause: error,
+            });
+          this.#queue.end(failure);
+          this.#connection.fail(failure);
+        }
+        throw error;
+      },
+    );
+    const done = (): void => {
+      this.#encoding--;
+    };
+    this.#lastEncoded = sent.then(done, done);
+    return sent;
+  }
+
+  /**
+   * Sends a text message.
+   *
+   * @param text The message.
+   */
+  sendText(text: string): Promise<void> {
+    return this.send(new TextFrame(text));
+  }
+
+  /**
+   * Sends a binary message.
+   *
+   * @param data The message; it must not change until the promise settles.
+   */
+  sendBinary(data: Uint8Array | ArrayBuffer): Promise<void> {
+    return this.send(new BinaryFrame(data instanceof Uint8Array ? data : new Uint8Array(data)));
+  }
+
+  /** Resolves when every frame sent so far is written to the transport. */
+  flush(): Promise<void> {
+    return this.#connection.flush();
+  }
+
+  /**
+   * Starts the close handshake (unless one is under way) and resolves once
+   * the connection is finished: the peer answered and the transport closed,
+   * or `closeTimeout` passed. Data messages arriving meanwhile are dropped.
+   *
+   * @param reason The code and message to send; default 1000 Normal.
+   */
+  async close(reason: CloseReason = new CloseReason(CloseCode.Normal, "")): Promise<void> {
+    // Messages sent before the close are encoded and queued first.
+    if (this.#encoding > 0) await this.#lastEncoded;
+    this.#connection.close(reason);
+    await this.#connection.finished;
+  }
+
+  /** Drops the connection at once, without a close handshake. */
+  terminate(): void {
+    this.#connection.destroy();
+  }
+
+  /**
+   * The incoming messages as strings (text) and `Uint8Array`s (binary).
+   *
+   * @example
+   * ```ts
+   * import type { DefaultWebSocketSession } from "@hybi/websocket";
+   * async function log(session: DefaultWebSocketSession): Promise<void> {
+   *   for await (const m of session.messages()) console.log(typeof m === "string" ? m : `${m.length} bytes`);
+   * }
+   * console.log(typeof log); // function
+   * ```
+   */
+  async *messages(): AsyncGenerator<string | Uint8Array, void, undefined> {
+    for await (const frame of this.incoming) {
+      yield frame.opcode === 0x1 ? decoder.decode(frame.data) : frame.data;
+    }
+  }
+
+  #onFrame(frame: Frame): void {
+    this.#sawFrame = true;
+    const validated = this.#partialValidated;
+    this.#partialValidated = 0;
+    // RSV bits the reader let through belong to a negotiated extension, and
+    // mark whole messages: only a message's first frame may carry them.
+    const rsv = rsvBits(frame);
+    switch (frame.opcode) {
+      case 0x1:
+      case 0x2:
+        if (this.#messageOpcode !== 0) {
+          throw protocolError(ErrorCode.ExpectedContinuation, "a new message started inside a fragmented one");
+        }
+        if (rsv !== 0) return this.#startDecoding(frame, rsv);
+        if (frame.fin) return this.#onWholeMessage(frame, validated);
+        this.#messageOpcode = frame.opcode;
+        if (validated === 0) this.#utf8.reset();
+        return this.#append(frame.data, false, validated);
+      case 0x0:
+        if (rsv !== 0) throw protocolError(ErrorCode.UnexpectedRsv, "RSV bits set on a continuation frame");
+        if (this.#messageOpcode === 0) {
+          throw protocolError(ErrorCode.UnexpectedContinuation, "a continuation frame with no message to continue");
+        }
+        if (this.#messageExtension !== null) return this.#decode(frame);
+        return this.#append(frame.data, frame.fin, validated);
+    }
+    if (rsv !== 0) throw protocolError(ErrorCode.UnexpectedRsv, "RSV bits set on a control frame");
+    switch (frame.opcode) {
+      case 0x8:
+        return this.#onCloseFrame(frame as CloseFrame);
+      case 0x9:
+        if (this.#connection.writable) void this.#connection.send(new PongFrame(frame.data));
+        return;
+    }
+    // Pongs need nothing beyond marking the peer alive.
+  }
+
+  /**
+   * Checks the part of a frame received so far, so that a message that can
+   * no longer be valid fails now, not when the frame completes.
+   */
+  #onPartial(opcode: number, received: Uint8Array): void {
+    // An extension's frames carry encoded bytes: they are checked once decoded.
+    if (this.#messageExtension !== null || this.#connection.reader.pendingRsv !== 0) return;
+    if (opcode === 0x0) {
+      if (this.#messageOpcode === 0) {
+        throw protocolError(ErrorCode.UnexpectedContinuation, "a continuation frame with no message to continue");
+      }
+      if (this.#messageOpcode !== 0x1) return;
+    } else if (opcode === 0x1 || opcode === 0x2) {
+      if (this.#messageOpcode !== 0) {
+        throw protocolError(ErrorCode.ExpectedContinuation, "a new message started inside a fragmented one");
+      }
+      if (opcode === 0x2) return;
+      if (this.#partialValidated === 0) this.#utf8.reset();
+    } else {
+      return;
+    }
+    if (this.#messageLength + received.length > this.#maxMessageSize) {
+      throw this.#tooBig(this.#messageLength + received.length);
+    }
+    if (!this.#utf8.push(received, this.#partialValidated)) throw invalidUtf8("a text message");
+    this.#partialValidated = received.length;
+  }
+
+  #onWholeMessage(frame: Frame, validated: number): void {
+    const data = frame.data;
+    if (data.length > this.#maxMessageSize) throw this.#tooBig(data.length);
+    if (frame.opcode === 0x1) {
+      if (validated === 0) this.#utf8.reset();
+      if (!this.#utf8.push(data, validated) || !this.#utf8.complete) throw invalidUtf8("a text message");
+    }
+    this.#deliver(frame);
+  }
+
+  #append(data: Uint8Array, fin: boolean, validated: number): void {
+    const length = this.#messageLength + data.length;
+    if (length > this.#maxMessageSize) throw this.#tooBig(length);
+    if (this.#messageOpcode === 0x1) {
+      if (!this.#utf8.push(data, validated)) throw invalidUtf8("a text message");
+      if (fin && !this.#utf8.complete) throw invalidUtf8("a text message");
+    }
+    if (data.length > 0) {
+      if (length > this.#message.length) {
+        let capacity = Math.max(this.#message.length * 2, MESSAGE_INITIAL_CAPACITY, length);
+        if (capacity > this.#maxMessageSize) capacity = this.#maxMessageSize;
+        const grown = new Uint8Array(capacity);
+        grown.set(this.#message.subarray(0, this.#messageLength));
+        this.#message = grown;
+      }
+      this.#message.set(data, this.#messageLength);
+      this.#messageLength = length;
+    }
+    if (!fin) return;
+    const payload = this.#message.subarray(0, length);
+    const opcode = this.#messageOpcode;
+    this.#resetMessage();
+    this.#deliver(opcode === 0x1 ? new TextFrame(payload) : new BinaryFrame(payload));
+  }
+
+  #resetMessage(): void {
+    this.#messageOpcode = 0;
+    this.#message = EMPTY;
+    this.#messageLength = 0;
+    this.#messageExtension = null;
+  }
+
+  #startDecoding(frame: Frame, rsv: number): void {
+    let extension: WebSocketExtension | null = null;
+    for (const e of this.#extensions) {
+      if ((e.rsv & rsv) === 0) continue;
+      if (extension !== null || (rsv & ~e.rsv) !== 0) {
+        throw protocolError(ErrorCode.UnexpectedRsv, "RSV bits of several extensions on one message");
+      }
+      extension = e;
+    }
+    if (extension === null) throw protocolError(ErrorCode.UnexpectedRsv, "RSV bits no extension claimed");
+    this.#messageOpcode = frame.opcode;
+    this.#messageExtension = extension;
+    this.#utf8.reset();
+    this.#decode(frame);
+  }
+
+  /**
+   * Hands a frame of an extension-encoded message to its extension. Reading
+   * pauses until the decoded bytes are in, so later frames (a close
+   * included) cannot overtake the message; the decoded chunks go through
+   * `#append`, which validates UTF-8 and the size as they arrive.
+   */
+  #decode(frame: Frame): void {
+    const fin = frame.fin;
+    if (this.#closing) {
+      // After our close frame, data is only drained: no need to decode it.
+      if (fin) this.#resetMessage();
+      return;
+    }
+    this.#decoding = true;
+    this.#connection.pause();
+    this.#messageExtension!.decodeFrame(frame.data, fin, this.#maxMessageSize, this.#onDecoded).then(
+      () => {
+        this.#decoding = false;
+        try {
+          if (fin && this.#messageOpcode !== 0) this.#append(EMPTY, true, 0);
+        } catch (error) {
+          return this.#failDecoding(error);
+        }
+        this.#replay();
+        if (!this.#decoding && !this.#queueFull) this.#connection.resume();
+      },
+      (error) => {
+        this.#decoding = false;
+        this.#failDecoding(error);
+      },
+    );
+  }
+
+  #failDecoding(error: unknown): void {
+    // The connection ended while decoding: nothing left to report.
+    if (!this.#connection.writable) return;
+    const failure = error instanceof WebSocketError
+      ? error
+      : new WebSocketError(ErrorCode.InternalError, CloseCode.InternalError, "an extension failed to decode", {
+        cause: error,
+      });
+    this.#fail(failure);
+  }
+
+  /** Stops reading and fails the connection once the application has seen what came before. */
+  #fail(error: WebSocketError): void {
+    this.#connection.discardInput();
+    this.#resetMessage();
+    failWhenSeen(this.#connection, this.#queue, error);
+  }
+
+  /** Handles frames replayed from the RAW session, stopping while one is decoded. */
+  #replay(): void {
+    const backlog = this.#backlog;
+    try {
+      while (backlog.length > 0 && !this.#decoding) this.#onFrame(backlog.shift()!);
+    } catch (error) {
+      if (!(error instanceof WebSocketError)) throw error;
+      backlog.length = 0;
+      this.#fail(error);
+    }
+  }
+
+  #tooBig(length: number): WebSocketError {
+    return new WebSocketError(
+      ErrorCode.MessageTooBig,
+      CloseCode.MessageTooBig,
+      `message of ${length} bytes exceeds maxMessageSize ${this.#maxMessageSize}`,
+    );
+  }
+
+  #deliver(message: Frame): void {
+    // Once we have sent a close frame, data from the peer is only drained.
+    if (!this.#closing) this.#queue.push(message);
+  }
+
+  #onCloseFrame(frame: CloseFrame): void {
+    const d = frame.data;
+    let reason: CloseReason;
+    let reply: number;
+    if (d.length === 0) {
+      reason = new CloseReason(CloseCode.NoStatus, "");
+      reply = CloseCode.Normal;
+    } else {
+      if (d.length === 1) throw protocolError(ErrorCode.InvalidClosePayload, "a close frame with a 1-byte payload");
+      const code = (d[0] << 8) | d[1];
+      if (!isValidCloseCode(code)) {
+        throw protocolError(ErrorCode.InvalidCloseCode, `close code ${code} may not be sent`);
+      }
+      this.#utf8.reset();
+      if (!this.#utf8.push(d, 2) || !this.#utf8.complete) throw invalidUtf8("the close reason");
+      reason = new CloseReason(code, decoder.decode(d.subarray(2)));
+      reply = code;
+    }
+    this.#settleCloseReason(reason);
+    this.#resetMessage();
+    // Echo the peer's code — after the application has answered the messages
+    // that came before the close, or after the close timeout. The connection
+    // closes the transport once both close frames are out.
+    const connection = this.#connection;
+    let done = false;
+    const answer = () => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      // Through send: the answers being encoded go out before the close.
+      if (connection.writable) void this.send(new CloseFrame(new CloseReason(reply, "")));
+    };
+    const timer = setTimeout(answer, connection.closeTimeout);
+    void connection.finished.then(() => clearTimeout(timer));
+    this.#queue.finish(undefined, answer);
+  }
+
+  #onClosing(frame: CloseFrame): void {
+    this.#closing = true;
+    this.#stopTimers();
+    // When the peer closed first its reason is already settled; this is ours otherwise.
+    this.#settleCloseReason(frame.readReason() ?? new CloseReason(CloseCode.NoStatus, ""));
+    // Keep reading whatever the application does, so the peer's close frame
+    // is seen (after the message being decoded, if any).
+    this.#queueFull = false;
+    if (!this.#decoding) this.#connection.resume();
+  }
+
+  #onFinished(): void {
+    this.#stopTimers();
+    this.#settleCloseReason(null);
+    this.#queue.end();
+  }
+
+  #settleCloseReason(reason: CloseReason | null): void {
+    if (this.#closeReasonSettled) return;
+    this.#closeReasonSettled = true;
+    this.#resolveCloseReason(reason);
+  }
+
+  #ping(): void {
+    if (!this.#connection.writable) return;
+    const n = ++this.#pingCount;
+    const payload = new Uint8Array([n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255]);
+    void this.#connection.send(new PingFrame(payload));
+    if (this.#timeoutTimer === undefined) {
+      this.#sawFrame = false;
+      this.#timeoutTimer = setTimeout(() => {
+        this.#timeoutTimer = undefined;
+        if (!this.#sawFrame) this.#connection.close(new CloseReason(CloseCode.InternalError, "ping timeout"));
+      }, this.#timeout);
+    }
+  }
+
+  #stopTimers(): void {
+    if (this.#pingTimer !== undefined) clearInterval(this.#pingTimer);
+    if (this.#timeoutTimer !== undefined) clearTimeout(this.#timeoutTimer);
+    this.#pingTimer = undefined;
+    this.#timeoutTimer = undefined;
+  }
+}
+
+/**
+ * Runs `handler` on a default session built over `raw`, as Ktor's
+ * `webSocket { }` does: when the handler returns, the session closes with
+ * 1000; when it throws, with 1011, and the error is rethrown (so
+ * `WebSocketUpgrade` reports it) once the close handshake is over.
+ *
+ * @param raw The RAW session `WebSocketUpgrade` hands its handler.
+ * @param handler The application's session handler.
+ * @param options Ping, timeout and message-size settings.
+ * @returns Resolves when the connection is finished.
+ *
+ * @example
+ * ```ts
+ * import { runDefaultSession, WebSocketUpgrade } from "@hybi/websocket";
+ * function answer(request: Request): WebSocketUpgrade {
+ *   return new WebSocketUpgrade(request, null, (raw) =>
+ *     runDefaultSession(raw, async (session) => {
+ *       await session.sendText("hello");
+ *     }));
+ * }
+ * console.log(typeof answer); // function
+ * ```
+ */
+export async function runDefaultSession(
+  raw: RawWebSocketSession,
+  handler: (session: DefaultWebSocketSession) => Promise<void> | void,
+  options: DefaultSessionOptions = {},
+): Promise<void> {
+  const session = new DefaultWebSocketSession(raw, options);
+  try {
+    await handler(session);
+  } catch (error) {
+    await session.close(new CloseReason(CloseCode.InternalError, "internal error"));
+    throw error;
+  }
+  await session.close();
+}
