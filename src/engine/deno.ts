@@ -35,8 +35,11 @@ export type {
 } from "../http/serve_types.ts";
 export type { HttpOptions } from "../http/options.ts";
 
-/** Size of a read buffer. */
-const READ_SIZE = 64 * 1024;
+/**
+ * Read buffer sizes: an idle connection holds the smallest while its read
+ * is pending; a busy one grows up to the largest.
+ */
+const READ_MIN = 8 * 1024, READ_MAX = 64 * 1024;
 /** Queued small writes are joined up to this size into one `conn.write`. */
 const COALESCE_LIMIT = 64 * 1024;
 
@@ -46,6 +49,7 @@ class DenoConnTransport implements SocketTransport {
   readonly #highWaterMark: number;
   #sink: TransportSink | null = null;
   #readBuffer: Uint8Array | null = null;
+  #readSize = READ_MIN;
   #paused = false;
   #reading = false;
   #inputEnded = false;
@@ -91,7 +95,8 @@ class DenoConnTransport implements SocketTransport {
     const sink = this.#sink!;
     try {
       while (!this.#paused && !this.#inputEnded && !this.#destroyed) {
-        const buffer = this.#readBuffer ?? new Uint8Array(READ_SIZE);
+        let buffer = this.#readBuffer;
+        if (buffer === null || buffer.length !== this.#readSize) buffer = new Uint8Array(this.#readSize);
         this.#readBuffer = buffer;
         const n = await this.#conn.read(buffer);
         if (this.#destroyed) return;
@@ -103,13 +108,15 @@ class DenoConnTransport implements SocketTransport {
         }
         // The reader keeps (and unmasks in place) what it gets: a small read
         // is copied out so the buffer serves the next read; a large one is
-        // handed over whole and a new buffer is made.
+        // handed over whole and the next read gets a new buffer.
         let chunk: Uint8Array;
-        if (n < READ_SIZE / 4) chunk = buffer.slice(0, n);
+        if (n < buffer.length / 4) chunk = buffer.slice(0, n);
         else {
           chunk = buffer.subarray(0, n);
           this.#readBuffer = null;
         }
+        if (n === buffer.length) this.#readSize = Math.min(READ_MAX, this.#readSize * 2);
+        else if (n < buffer.length / 8) this.#readSize = Math.max(READ_MIN, this.#readSize / 2);
         sink.data(chunk);
       }
     } catch (error) {
