@@ -372,3 +372,12 @@ test("server.addr, onListen, the signal option and Symbol.asyncDispose", async (
   await other[Symbol.asyncDispose]();
   await other.finished;
 });
+
+test("serve rejects when the port is taken, and bad options are refused", async () => {
+  const first = await start(() => new Response("first"));
+  await assert.rejects(start(() => new Response("second"), { port: first.port }));
+  await assert.rejects(async () => await start(() => new Response("x"), { headTimeout: -1 }), RangeError);
+  await assert.rejects(async () => await start(() => new Response("x"), { cert: "only a cert" }), TypeError);
+  assert.equal(await (await fetch(`http://127.0.0.1:${first.port}/`)).text(), "first");
+  await first.shutdown();
+});

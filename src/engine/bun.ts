@@ -283,35 +283,35 @@ function bunApi(): BunApi {
  * ```
  */
 export function serve(options: ServeOptions, handler: ServeHandler): Promise<Server> {
+  // A failure to bind (or a bad option) rejects, as with the Node engine.
+  return new Promise((resolve) => resolve(listen(options, handler)));
+}
+
+function listen(options: ServeOptions, handler: ServeHandler): Server {
   const server = new HttpServer(options, handler);
   const pair = tlsOptions(options);
   const highWaterMark = server.httpOptions.writeHighWaterMark;
-  let listener: BunListener;
-  try {
-    listener = bunApi().listen({
-      hostname: options.hostname ?? DEFAULT_HOSTNAME,
-      port: options.port ?? DEFAULT_PORT,
-      allowHalfOpen: true,
-      ...(pair === null ? {} : { tls: { cert: pair.cert, key: pair.key } }),
-      socket: {
-        open(socket) {
-          socket.setNoDelay(true);
-          const transport = new BunSocketTransport(socket, highWaterMark);
-          socket.data = transport;
-          server.accept(transport, { hostname: socket.remoteAddress, port: socket.remotePort, transport: "tcp" });
-        },
-        data: (socket, data) => socket.data?.onData(data),
-        drain: (socket) => socket.data?.onDrain(),
-        end: (socket) => socket.data?.onEnd(),
-        close: (socket, error) => socket.data?.onClose(error),
-        error: (socket, error) => socket.data?.onError(error),
+  const listener: BunListener = bunApi().listen({
+    hostname: options.hostname ?? DEFAULT_HOSTNAME,
+    port: options.port ?? DEFAULT_PORT,
+    allowHalfOpen: true,
+    ...(pair === null ? {} : { tls: { cert: pair.cert, key: pair.key } }),
+    socket: {
+      open(socket) {
+        socket.setNoDelay(true);
+        const transport = new BunSocketTransport(socket, highWaterMark);
+        socket.data = transport;
+        server.accept(transport, { hostname: socket.remoteAddress, port: socket.remotePort, transport: "tcp" });
       },
-    });
-  } catch (error) {
-    return Promise.reject(error);
-  }
+      data: (socket, data) => socket.data?.onData(data),
+      drain: (socket) => socket.data?.onDrain(),
+      end: (socket) => socket.data?.onEnd(),
+      close: (socket, error) => socket.data?.onClose(error),
+      error: (socket, error) => socket.data?.onError(error),
+    },
+  });
   server.listening({ hostname: listener.hostname, port: listener.port, transport: "tcp" }, {
     close: () => listener.stop(false),
   });
-  return Promise.resolve(server);
+  return server;
 }

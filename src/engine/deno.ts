@@ -271,18 +271,18 @@ function netAddr(addr: Deno.Addr): NetAddr {
  * ```
  */
 export function serve(options: ServeOptions, handler: ServeHandler): Promise<Server> {
+  // A failure to bind (or a bad option) rejects, as with the Node engine.
+  return new Promise((resolve) => resolve(listen(options, handler)));
+}
+
+function listen(options: ServeOptions, handler: ServeHandler): Server {
   const server = new HttpServer(options, handler);
   const pair = tlsOptions(options);
   const hostname = options.hostname ?? DEFAULT_HOSTNAME;
   const port = options.port ?? DEFAULT_PORT;
-  let listener: Deno.Listener;
-  try {
-    listener = pair === null
-      ? Deno.listen({ hostname, port, transport: "tcp" })
-      : Deno.listenTls({ hostname, port, cert: pair.cert, key: pair.key });
-  } catch (error) {
-    return Promise.reject(error);
-  }
+  const listener: Deno.Listener = pair === null
+    ? Deno.listen({ hostname, port, transport: "tcp" })
+    : Deno.listenTls({ hostname, port, cert: pair.cert, key: pair.key });
   const highWaterMark = server.httpOptions.writeHighWaterMark;
   let stopped = false;
   server.listening(netAddr(listener.addr), {
@@ -303,7 +303,7 @@ export function serve(options: ServeOptions, handler: ServeHandler): Promise<Ser
       } catch (error) {
         if (stopped || error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) return;
         // Out of file descriptors and the like: report, wait a little, go on accepting.
-        options.onError?.(error);
+        server.report(error);
         await new Promise((resolve) => setTimeout(resolve, 100));
         continue;
       }
@@ -311,5 +311,5 @@ export function serve(options: ServeOptions, handler: ServeHandler): Promise<Ser
       server.accept(new DenoConnTransport(conn, highWaterMark), netAddr(conn.remoteAddr));
     }
   })();
-  return Promise.resolve(server);
+  return server;
 }

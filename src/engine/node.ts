@@ -188,7 +188,7 @@ export async function serve(options: ServeOptions, handler: ServeHandler): Promi
     : tls.createServer({ cert: pair.cert, key: pair.key, allowHalfOpen: true }, onSocket);
   listener.on("error", (error) => {
     // After listening, a failure to accept one connection (EMFILE …) must not stop the others.
-    if (!server.signal.aborted) (options.onError ?? console.error)(error);
+    if (!server.signal.aborted) server.report(error);
   });
   // A failed TLS handshake concerns that client only.
   listener.on("tlsClientError", () => {});

@@ -149,6 +149,11 @@ export class HttpServer implements Server {
     });
   }
 
+  /** Reports a failure to `options.onError` (default `console.error`); never throws. */
+  report(error: unknown): void {
+    this.#report(error);
+  }
+
   #report(error: unknown): void {
     try {
       this.#onError(error);
