@@ -125,3 +125,17 @@ test("a client that does not speak TLS is dropped, and the server keeps serving"
   assert.match(secure.text(), /^HTTP\/1\.1 200 OK\r\n[^]*\r\n\r\nsecure https:$/);
   secure.close();
 });
+
+test("shutdown finishes, although a client gave up in the middle of a TLS handshake", async () => {
+  // The untrusting client of the first test left a socket in the handshake; a server that
+  // waited for it would never finish shutting down.
+  const gaveUp = new WebSocketClient(`wss://127.0.0.1:${server.port}/ws`);
+  await new Promise<void>((resolve) => gaveUp.once("error", () => resolve()));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const outcome = await Promise.race([
+    server.shutdown({ timeout: 1000 }).then(() => "finished"),
+    new Promise<string>((resolve) => timer = setTimeout(() => resolve("still waiting after 10 s"), 10_000)),
+  ]);
+  clearTimeout(timer);
+  assert.equal(outcome, "finished");
+});

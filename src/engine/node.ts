@@ -185,13 +185,26 @@ export async function serve(options: ServeOptions, handler: ServeHandler): Promi
   };
   const listener: net.Server = pair === null
     ? net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, onSocket)
-    : tls.createServer({ cert: pair.cert, key: pair.key, allowHalfOpen: true }, onSocket);
+    : tls.createServer({
+      cert: pair.cert,
+      key: pair.key,
+      allowHalfOpen: true,
+      // A client that stalls (or half-closes) in the handshake gets no longer than one for a request head.
+      handshakeTimeout: server.httpOptions.headTimeout,
+    }, onSocket);
+  // Every TCP socket, so that shutdown can drop those still in a TLS handshake.
+  const sockets = new Set<net.Socket>();
+  listener.on("connection", (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  });
   listener.on("error", (error) => {
     // After listening, a failure to accept one connection (EMFILE …) must not stop the others.
     if (!server.signal.aborted) server.report(error);
   });
-  // A failed TLS handshake concerns that client only.
-  listener.on("tlsClientError", () => {});
+  // A failed TLS handshake concerns that client only. With a listener here Node
+  // leaves the socket open, so it is dropped here (else shutdown would wait for it).
+  listener.on("tlsClientError", (_error: Error, socket: tls.TLSSocket) => socket.destroy());
   await new Promise<void>((resolve, reject) => {
     listener.once("error", reject);
     listener.listen(options.port ?? DEFAULT_PORT, options.hostname ?? DEFAULT_HOSTNAME, () => {
@@ -202,6 +215,9 @@ export async function serve(options: ServeOptions, handler: ServeHandler): Promi
   const address = listener.address() as net.AddressInfo;
   server.listening({ hostname: address.address, port: address.port, transport: "tcp" }, {
     close: () => new Promise<void>((resolve) => listener.close(() => resolve())),
+    drop: () => {
+      for (const socket of sockets) socket.destroy();
+    },
   });
   return server;
 }

@@ -23,8 +23,10 @@ const LINGER_AFTER_JOB = 5000;
 
 /** The listening socket, as the engine closes it. */
 export interface Listener {
-  /** Stops accepting connections. */
+  /** Stops accepting connections; resolves once the listener is closed. */
   close(): Promise<void> | void;
+  /** Drops sockets the engine holds that never reached `accept` (a TLS handshake in progress). */
+  drop?(): void;
 }
 
 function reportToConsole(error: unknown): void {
@@ -193,6 +195,11 @@ export class HttpServer implements Server {
     clearTimeout(timer);
     for (const job of this.#jobs) job.cancel(new DOMException("the server shut down", "AbortError"));
     for (const connection of this.#connections) connection.destroy();
+    try {
+      this.#listener?.drop?.();
+    } catch (error) {
+      this.#report(error);
+    }
     await everything();
     await listenerClosed;
     this.#resolveFinished();
