@@ -61,6 +61,8 @@ export { computeAccept, type HandshakeOffer, validateHandshake, WEBSOCKET_GUID }
 export type { NetAddr, ServeHandler, ServeHandlerInfo } from "./src/http/serve_types.ts";
 export { Job } from "./src/job.ts";
 export {
+  type DefaultRouteHandler,
+  type DefaultWebSocketRouteOptions,
   type FallbackHandler,
   originAllowed,
   type OriginPolicy,
@@ -70,6 +72,7 @@ export {
   type RouteContext,
   type RouteHandler,
   router,
+  webSocket,
   webSocketRaw,
   type WebSocketRouteContext,
   type WebSocketRouteOptions,

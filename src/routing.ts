@@ -15,6 +15,11 @@ import { ErrorCode, HandshakeError } from "./errors.ts";
 import { hasToken, parseTokenList } from "./handshake.ts";
 import type { ServeHandler, ServeHandlerInfo } from "./http/serve_types.ts";
 import type { RawWebSocketSession } from "./session/raw_session.ts";
+import {
+  type DefaultSessionOptions,
+  type DefaultWebSocketSession,
+  runDefaultSession,
+} from "./session/default_session.ts";
 import { WebSocketUpgrade, type WebSocketUpgradeOptions } from "./upgrade.ts";
 
 /** What a route's handler learns besides the request. */
@@ -79,6 +84,15 @@ export interface WebSocketRouteOptions extends WebSocketUpgradeOptions {
   /** Who may connect; a refused request gets 403. Default `"any"`. */
   origins?: OriginPolicy;
 }
+
+/** Options of a {@linkcode webSocket} route: the route's and the default session's. */
+export interface DefaultWebSocketRouteOptions extends WebSocketRouteOptions, DefaultSessionOptions {}
+
+/** The handler of a {@linkcode webSocket} route: it runs the default session; its return closes it with 1000. */
+export type DefaultRouteHandler = (
+  session: DefaultWebSocketSession,
+  context: WebSocketRouteContext,
+) => Promise<void> | void;
 
 /** One compiled segment: a literal, or a parameter name. */
 interface Segment {
@@ -202,7 +216,7 @@ function upgradeRoute(
   options: WebSocketRouteOptions,
 ): Route {
   const segments = compile(path);
-  const { origins = "any", ...upgradeOptions } = options;
+  const { origins = "any", ...upgradeOptions } = options as DefaultWebSocketRouteOptions;
   return {
     path,
     webSocket: true,
@@ -223,12 +237,58 @@ function upgradeRoute(
 }
 
 /**
+ * A WebSocket route on the default session, as Ktor's `webSocket(path,
+ * protocol) { }`: an upgrade request on `path` (offering `protocol`, when
+ * not `null`) is answered `101` and `handler` runs on a
+ * {@linkcode DefaultWebSocketSession} — pings answered, fragments
+ * reassembled, UTF-8 validated, the close handshake run for you. When the
+ * handler returns the session closes with 1000; when it throws, with 1011.
+ *
+ * @param path The path pattern, such as `/ws` or `/rooms/:room`.
+ * @param protocol The subprotocol to speak, or `null` for none.
+ * @param handler Runs the session.
+ * @param options Upgrade and session limits, ping interval, and the origin policy.
+ * @returns The route, for {@linkcode router}.
+ *
+ * @example
+ * ```ts
+ * import { router, webSocket } from "@hybi/websocket";
+ * const handle = router([
+ *   webSocket("/rooms/:room", null, async (session, { params }) => {
+ *     await session.sendText(`welcome to ${params.room}`);
+ *     for await (const message of session.messages()) {
+ *       if (typeof message === "string") await session.sendText(message);
+ *     }
+ *   }, { origins: "same-origin", pingInterval: 30_000 }),
+ * ]);
+ * console.log(typeof handle); // function
+ * ```
+ */
+export function webSocket(
+  path: string,
+  protocol: string | null,
+  handler: DefaultRouteHandler,
+  options: DefaultWebSocketRouteOptions = {},
+): Route {
+  const sessionOptions: DefaultSessionOptions = {
+    pingInterval: options.pingInterval,
+    timeout: options.timeout,
+    maxMessageSize: options.maxMessageSize,
+  };
+  return upgradeRoute(
+    path,
+    protocol,
+    (raw, context) => runDefaultSession(raw, (session) => handler(session, context), sessionOptions),
+    options,
+  );
+}
+
+/**
  * A WebSocket route on the RAW session, as Ktor's `webSocketRaw(path,
  * protocol) { }`: an upgrade request on `path` (offering `protocol`, when
  * not `null`) is answered `101` and `handler` runs on the RAW session
  * (frames as they come: no automatic pong, no reassembly, no close
- * handshake of its own). The default session's `webSocket(path, protocol,
- * handler)` comes with the default session.
+ * handshake of its own). Most applications want {@linkcode webSocket}.
  *
  * @param path The path pattern, such as `/ws` or `/rooms/:room`.
  * @param protocol The subprotocol to speak, or `null` for none.

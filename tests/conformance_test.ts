@@ -12,12 +12,6 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import { encodeClientFrame, nextMessage, RawClient, type SendOptions, type WireFrame } from "./_helpers/raw_client.ts";
 import { type EchoServer, startEcho } from "./_helpers/echo_server.ts";
-import { existsSync } from "node:fs";
-import process from "node:process";
-
-// Until examples/echo.ts lands with the engines, the suite runs only against HYBI_ECHO_PORT.
-const testee = existsSync(new URL("../examples/echo.ts", import.meta.url)) || process.env.HYBI_ECHO_PORT !== undefined;
-const skipReason: string | false = testee ? false : "examples/echo.ts is not there yet";
 
 const TEXT = 1, BINARY = 2, CLOSE = 8, PING = 9, PONG = 10, CONT = 0;
 type F = Parameters<typeof encodeClientFrame>[0];
@@ -52,7 +46,7 @@ let server: EchoServer;
 const open = (): Promise<RawClient> => RawClient.open(server.port);
 
 before(async () => {
-  if (testee) server = await startEcho();
+  server = await startEcho();
 });
 after(async () => {
   await server?.stop();
@@ -131,7 +125,7 @@ async function echoCase(frames: F[], expected: [number, Uint8Array][], options: 
   }
 }
 
-describe("1 framing", { skip: skipReason }, () => {
+describe("1 framing", () => {
   for (const n of [0, 125, 126, 127, 128, 65535, 65536]) {
     test(`1.1 text of ${n} bytes`, () => echoCase([{ opcode: TEXT, payload: text(n) }], [[TEXT, text(n)]]));
     test(`1.2 binary of ${n} bytes`, () => echoCase([{ opcode: BINARY, payload: bytes(n) }], [[BINARY, bytes(n)]]));
@@ -144,7 +138,7 @@ describe("1 framing", { skip: skipReason }, () => {
     echoCase([{ opcode: TEXT, payload: utf8("slowly") }], [[TEXT, utf8("slowly")]], { chop: 1, delay: 2 }));
 });
 
-describe("2 ping/pong", { skip: skipReason }, () => {
+describe("2 ping/pong", () => {
   test("2.1 ping without payload", () => echoCase([{ opcode: PING }], [[PONG, new Uint8Array(0)]]));
   test("2.2 ping with text payload", () =>
     echoCase([{ opcode: PING, payload: "Hello, world!" }], [[PONG, utf8("Hello, world!")]]));
@@ -177,7 +171,7 @@ describe("2 ping/pong", { skip: skipReason }, () => {
     ));
 });
 
-describe("3 reserved bits", { skip: skipReason }, () => {
+describe("3 reserved bits", () => {
   test("3.1 text with RSV1 fails with 1002", () => failCase([{ opcode: TEXT, rsv: 4, payload: "Hello" }], 1002));
   test("3.2 text, text with RSV2, ping: the first echoes, then 1002, no pong", () =>
     failCase(
@@ -199,7 +193,7 @@ describe("3 reserved bits", { skip: skipReason }, () => {
   test("3.7 close with all RSV bits", () => failCase([{ opcode: CLOSE, rsv: 7, payload: closePayload(1000) }], 1002));
 });
 
-describe("4 opcodes", { skip: skipReason }, () => {
+describe("4 opcodes", () => {
   for (const op of [3, 4, 5, 6, 7, 11, 12, 13, 14, 15]) {
     test(`4 reserved opcode ${op} fails with 1002`, () => failCase([{ opcode: op }], 1002));
     test(`4 text, reserved opcode ${op} with payload, ping: echo, then 1002`, () =>
@@ -209,7 +203,7 @@ describe("4 opcodes", { skip: skipReason }, () => {
   }
 });
 
-describe("5 fragmentation", { skip: skipReason }, () => {
+describe("5 fragmentation", () => {
   const frag = (s: string, parts: number) => {
     const b = utf8(s);
     const size = Math.ceil(b.length / parts);
@@ -302,7 +296,7 @@ describe("5 fragmentation", { skip: skipReason }, () => {
     ]]));
 });
 
-describe("6 UTF-8", { skip: skipReason }, () => {
+describe("6 UTF-8", () => {
   const valid = [
     ["6.2 Hello-µ@ßöäüàá-UTF-8!!", utf8("Hello-µ@ßöäüàá-UTF-8!!")],
     ["6.5 κόσμε", hex("ce ba e1 bd b9 cf 83 ce bc ce b5")],
@@ -399,7 +393,7 @@ describe("6 UTF-8", { skip: skipReason }, () => {
   });
 });
 
-describe("7 close", { skip: skipReason }, () => {
+describe("7 close", () => {
   test("7.1.1 echo, then a clean close", () => echoCase([{ opcode: TEXT, payload: "Hello" }], [[TEXT, utf8("Hello")]]));
   test("7.1.2 close twice: one close back", async () => {
     const c = await open();
@@ -464,7 +458,7 @@ describe("7 close", { skip: skipReason }, () => {
   }
 });
 
-describe("9 limits and performance", { skip: skipReason }, () => {
+describe("9 limits and performance", () => {
   for (const n of [64 * 1024, 256 * 1024, 1024 * 1024, 4 * 1024 * 1024, 16 * 1024 * 1024]) {
     test(`9.1 text message of ${n} bytes in one frame`, () =>
       echoCase([{ opcode: TEXT, payload: text(n) }], [[TEXT, text(n)]]));
@@ -506,7 +500,7 @@ describe("9 limits and performance", { skip: skipReason }, () => {
   }
 });
 
-describe("10 auto-fragmentation", { skip: skipReason }, () => {
+describe("10 auto-fragmentation", () => {
   test("10.1.1 64 KiB text in 1300-byte fragments", () => {
     const payload = text(65536);
     const frames: F[] = [];
@@ -521,7 +515,7 @@ describe("10 auto-fragmentation", { skip: skipReason }, () => {
   });
 });
 
-describe("arbitrary fragmentation", { skip: skipReason }, () => {
+describe("arbitrary fragmentation", () => {
   test("property: any message, any fragment sizes, any write chopping echoes intact", async () => {
     await fc.assert(
       fc.asyncProperty(

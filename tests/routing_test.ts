@@ -1,6 +1,15 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Frame, originAllowed, route, router, type ServeHandlerInfo, webSocketRaw, WebSocketUpgrade } from "../mod.ts";
+import {
+  Frame,
+  originAllowed,
+  route,
+  router,
+  type ServeHandlerInfo,
+  webSocket,
+  webSocketRaw,
+  WebSocketUpgrade,
+} from "../mod.ts";
 import { pathOf } from "../src/routing.ts";
 import { engineServe, next, rawEcho } from "./_helpers/engine.ts";
 import { WebSocketClient } from "./_helpers/ws_client.ts";
@@ -122,5 +131,39 @@ test("routes on a real server: params reach the session, a foreign Origin gets 4
   });
   assert.equal(refused, 403);
   foreign.terminate();
+  await server.shutdown({ timeout: 1000 });
+});
+
+test("webSocket: the default session on a real server — messages reassembled, pings answered, handler return closes 1000", async () => {
+  const serve = await engineServe();
+  let reason: unknown;
+  const server = await serve(
+    { port: 0, onError: () => {} },
+    router([
+      webSocket("/chat/:room", "chat.v1", async (session, { params }) => {
+        assert.equal(session.protocol, "chat.v1");
+        for await (const message of session.messages()) {
+          if (message === "bye") break;
+          await session.sendText(`${params.room}: ${typeof message === "string" ? message : message.length}`);
+        }
+        reason = "handler returned";
+      }),
+    ]),
+  );
+  const ws = new WebSocket(`ws://127.0.0.1:${server.port}/chat/lobby`, "chat.v1");
+  ws.binaryType = "arraybuffer";
+  await next(ws, "open");
+  assert.equal(ws.protocol, "chat.v1");
+  ws.send("hello");
+  assert.equal((await next<MessageEvent>(ws, "message")).data, "lobby: hello");
+  ws.send(new Uint8Array(70_000));
+  assert.equal((await next<MessageEvent>(ws, "message")).data, "lobby: 70000");
+  ws.send("bye");
+  const closed = await next<CloseEvent>(ws, "close");
+  assert.equal(closed.code, 1000);
+  assert.equal(reason, "handler returned");
+  // A client not offering the route's subprotocol is refused.
+  const wrong = new WebSocket(`ws://127.0.0.1:${server.port}/chat/lobby`, "other");
+  await assert.rejects(next(wrong, "open"));
   await server.shutdown({ timeout: 1000 });
 });

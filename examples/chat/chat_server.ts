@@ -15,12 +15,12 @@ import { readFile } from "node:fs/promises";
 import {
   CloseCode,
   CloseReason,
+  type DefaultWebSocketSession,
   Frame,
-  type RawWebSocketSession,
   route,
   router,
   type ServeHandler,
-  webSocketRaw,
+  webSocket,
 } from "../../mod.ts";
 import type { Server } from "../../src/http/serve_types.ts";
 import { serveOnThisRuntime } from "../runtime.ts";
@@ -50,62 +50,9 @@ const CONTENT_TYPES: Record<string, string> = {
   css: "text/css; charset=utf-8",
 };
 
-/**
- * Text messages from a RAW session: fragments reassembled, UTF-8 checked,
- * pings answered, the close answered.
- */
-// Switch-over point: the default session does all of this itself; once it
-// lands, this becomes `for await (const frame of session.incoming)` on `webSocket`.
-async function* textMessages(session: RawWebSocketSession): AsyncGenerator<string> {
-  const decoder = new TextDecoder("utf-8", { fatal: true });
-  let parts: Uint8Array[] | null = null;
-  let size = 0;
-  let binary = false;
-  for await (const frame of session.incoming) {
-    if (frame instanceof Frame.Ping) {
-      await session.send(new Frame.Pong(frame.data));
-      continue;
-    }
-    if (frame instanceof Frame.Pong) continue;
-    if (frame instanceof Frame.Close) {
-      await session.close(frame.readReason() ?? undefined);
-      return;
-    }
-    if (frame instanceof Frame.Text || frame instanceof Frame.Binary) {
-      if (parts !== null) {
-        return void await session.close(new CloseReason(CloseCode.ProtocolError, "expected a continuation"));
-      }
-      parts = [];
-      size = 0;
-      binary = frame instanceof Frame.Binary;
-    } else if (parts === null) {
-      return void await session.close(new CloseReason(CloseCode.ProtocolError, "unexpected continuation"));
-    }
-    size += frame.data.length;
-    if (size > MAX_MESSAGE_BYTES) return void await session.close(new CloseReason(CloseCode.MessageTooBig, "too long"));
-    parts.push(frame.data.slice());
-    if (!frame.fin) continue;
-    const whole = new Uint8Array(size);
-    let offset = 0;
-    for (const p of parts) {
-      whole.set(p, offset);
-      offset += p.length;
-    }
-    parts = null;
-    if (binary) continue; // the room speaks text only
-    let text: string;
-    try {
-      text = decoder.decode(whole);
-    } catch {
-      return void await session.close(new CloseReason(CloseCode.NotConsistent, "not UTF-8"));
-    }
-    yield text;
-  }
-}
-
 /** The room: who is present, and sending to all of them. */
 class Room {
-  readonly #members = new Map<RawWebSocketSession, string>();
+  readonly #members = new Map<DefaultWebSocketSession, string>();
 
   names(): string[] {
     return [...this.#members.values()].sort((a, b) => a.localeCompare(b));
@@ -116,12 +63,12 @@ class Room {
     return false;
   }
 
-  join(session: RawWebSocketSession, name: string): void {
+  join(session: DefaultWebSocketSession, name: string): void {
     this.#members.set(session, name);
     this.broadcast({ type: "presence", present: this.names() });
   }
 
-  leave(session: RawWebSocketSession): void {
+  leave(session: DefaultWebSocketSession): void {
     if (this.#members.delete(session)) this.broadcast({ type: "presence", present: this.names() });
   }
 
@@ -138,14 +85,15 @@ class Room {
   }
 }
 
-function send(session: RawWebSocketSession, message: unknown): Promise<void> {
+function send(session: DefaultWebSocketSession, message: unknown): Promise<void> {
   return session.send(new Frame.Text(JSON.stringify(message)));
 }
 
-async function member(room: Room, session: RawWebSocketSession): Promise<void> {
+async function member(room: Room, session: DefaultWebSocketSession): Promise<void> {
   let name: string | null = null;
   try {
-    for await (const text of textMessages(session)) {
+    for await (const text of session.messages()) {
+      if (typeof text !== "string") continue; // the room speaks text only
       let message: { type?: unknown; name?: unknown; text?: unknown };
       try {
         message = JSON.parse(text);
@@ -197,7 +145,13 @@ export async function chatHandler(): Promise<ServeHandler> {
   };
   return router([
     ...Object.keys(STATIC).map((path) => route(path, page(path))),
-    webSocketRaw("/ws", null, (session) => member(room, session), { origins: "same-origin" }),
+    webSocket("/ws", null, (session) => member(room, session), {
+      origins: "same-origin",
+      maxMessageSize: MAX_MESSAGE_BYTES,
+      // Browsers that vanish without a close (sleeping laptops) are noticed within a minute.
+      pingInterval: 30_000,
+      timeout: 30_000,
+    }),
   ]);
 }
 
