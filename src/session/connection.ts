@@ -54,9 +54,20 @@ export interface ConnectionOptions {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
-const BATCH_INITIAL = 16 * 1024;
+const EMPTY = new Uint8Array(0);
 // Payloads this big are written as their own chunk rather than copied into the batch.
 const DIRECT_WRITE_THRESHOLD = 16 * 1024;
+// The batch holds any frame below DIRECT_WRITE_THRESHOLD; a frame that does
+// not fit flushes it first, so it never grows (unmasked frames).
+const BATCH_CAPACITY = DIRECT_WRITE_THRESHOLD + 16;
+/**
+ * Microtask turns without a send after which a scheduled flush goes out.
+ * An application answering queued messages (`for await` + `await send`)
+ * sends every second or third turn, so waiting this long gathers the
+ * answers to everything one read delivered into one write; a handler that
+ * waits for anything else (I/O, a timer) lets the batch go after a few turns.
+ */
+const FLUSH_PATIENCE = 3;
 /** Default of {@linkcode ConnectionOptions.closeTimeout}. */
 export const DEFAULT_CLOSE_TIMEOUT = 5000;
 
@@ -84,10 +95,24 @@ export class Connection {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #drainWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
 
-  #batch = new Uint8Array(BATCH_INITIAL);
+  // Allocated on the first send: an idle connection holds no batch.
+  #batch: Uint8Array = EMPTY;
   #batchLength = 0;
   #flushScheduled = false;
+  // Frames queued since the flush task last looked, and how many turns in a row it saw none.
+  #sendsSinceCheck = 0;
+  #quietTurns = 0;
   readonly #flushTask = (): void => {
+    if (this.#sendsSinceCheck !== 0) {
+      this.#sendsSinceCheck = 0;
+      this.#quietTurns = 0;
+      RESOLVED.then(this.#flushTask);
+      return;
+    }
+    if (++this.#quietTurns < FLUSH_PATIENCE) {
+      RESOLVED.then(this.#flushTask);
+      return;
+    }
     this.#flushScheduled = false;
     this.#flushBatch();
   };
@@ -260,18 +285,21 @@ export class Connection {
     }
     this.#reserve(headerLength(length, writer.masking) + length);
     this.#batchLength = writer.encodeInto(frame, this.#batch, this.#batchLength);
+    this.#sendsSinceCheck++;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      queueMicrotask(this.#flushTask);
+      this.#quietTurns = 0;
+      RESOLVED.then(this.#flushTask);
     }
   }
 
+  /** Makes room for `bytes` more in the batch: flushes a batch they do not fit in. */
   #reserve(bytes: number): void {
-    const need = this.#batchLength + bytes;
-    if (need <= this.#batch.length) return;
-    const grown = new Uint8Array(Math.max(need, this.#batch.length * 2));
-    grown.set(this.#batch.subarray(0, this.#batchLength));
-    this.#batch = grown;
+    if (this.#batchLength + bytes <= this.#batch.length) return;
+    this.#flushBatch();
+    if (bytes <= this.#batch.length) return;
+    // Only a masked frame (client role) is larger than the batch.
+    this.#batch = new Uint8Array(Math.max(bytes, BATCH_CAPACITY));
   }
 
   #flushBatch(): void {
@@ -279,8 +307,8 @@ export class Connection {
     if (n === 0 || this.#state === FINISHED) return;
     this.#batchLength = 0;
     this.#transport.write(this.#batch.slice(0, n));
-    // A batch grown for one large message should not stay that large.
-    if (this.#batch.length > 4 * BATCH_INITIAL) this.#batch = new Uint8Array(BATCH_INITIAL);
+    // A batch grown for one large masked frame should not stay that large.
+    if (this.#batch.length > BATCH_CAPACITY) this.#batch = new Uint8Array(BATCH_CAPACITY);
   }
 
   #onDrain(): void {
