@@ -17,6 +17,7 @@ interface ProfileNode {
   callFrame: CallFrame;
   hitCount?: number;
   children?: number[];
+  positionTicks?: { line: number; ticks: number }[];
 }
 interface Profile {
   nodes: ProfileNode[];
@@ -24,7 +25,7 @@ interface Profile {
   timeDeltas?: number[];
 }
 
-const [file, topArg] = process.argv.slice(2);
+const [file, topArg, linesOf] = process.argv.slice(2);
 const top = Number(topArg ?? 40);
 const profile: Profile = JSON.parse(readFileSync(file, "utf8"));
 const byId = new Map<number, ProfileNode>();
@@ -67,3 +68,20 @@ const print = (title: string, m: Map<string, number>): void => {
 };
 print("self", self);
 print("inclusive", inclusive);
+
+// Line-level self ticks of the functions whose label contains the third argument.
+if (linesOf !== undefined) {
+  const lines = new Map<string, number>();
+  for (const n of profile.nodes) {
+    const key = label(n.callFrame);
+    if (!key.includes(linesOf)) continue;
+    for (const t of n.positionTicks ?? []) {
+      const k = `${key.split(" ")[1].replace(/:\d+$/, "")}:${t.line}`;
+      lines.set(k, (lines.get(k) ?? 0) + t.ticks);
+    }
+  }
+  console.log(`\nlines of functions matching "${linesOf}"`);
+  for (const [k, v] of [...lines].sort((a, b) => b[1] - a[1]).slice(0, 30)) {
+    console.log(`${(100 * v / total).toFixed(1).padStart(5)}%  ${k}`);
+  }
+}

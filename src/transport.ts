@@ -30,8 +30,13 @@ export interface Transport {
    * Queues bytes for the peer; the transport owns `chunk` afterwards.
    * Returns false when the queue is at or above its high-water mark: the
    * caller should wait for `drain`.
+   *
+   * `done`, when given, is called (at most once, with `chunk`) when the
+   * transport no longer needs the bytes: they were handed to the operating
+   * system or copied. The caller may then reuse the memory. A transport may
+   * also never call it; the caller then never reuses the memory.
    */
-  write(chunk: Uint8Array): boolean;
+  write(chunk: Uint8Array, done?: (chunk: Uint8Array) => void): boolean;
   /** Bytes queued and not yet handed to the operating system. */
   readonly bufferedAmount: number;
   /** Resolves once every byte written so far has left the queue. */
@@ -40,6 +45,13 @@ export interface Transport {
   end(): void;
   /** Drops the connection now, both ways; no further callbacks. */
   destroy(reason?: unknown): void;
+  /**
+   * Optional: runs `task` once the work the current I/O event started is
+   * over, promise reactions included, before the next event is handled.
+   * A connection gathers the frames sent in that time into one write; a
+   * transport without this hook gets a microtask-based estimate instead.
+   */
+  defer?(task: () => void): void;
 }
 
 /** Property under which an engine attaches a native transport to its streams. */

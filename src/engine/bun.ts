@@ -175,18 +175,25 @@ class BunSocketTransport implements SocketTransport {
 
   // ---- transport ----
 
-  write(chunk: Uint8Array): boolean {
+  write(chunk: Uint8Array, done?: (chunk: Uint8Array) => void): boolean {
     if (this.#outputEnded || this.#destroyed) return false;
     if (chunk.length === 0) return this.#queued < this.#highWaterMark;
+    const given = chunk;
     if (this.#queue.length === 0) {
       // Bun writes what the kernel takes now and says how much.
       const n = this.#socket.write(chunk);
       if (n < 0) return false;
       if (n === chunk.length) {
+        done?.(given);
         this.#scheduleDrain();
         return true;
       }
       chunk = chunk.subarray(n);
+    }
+    // What waits for `drain` is kept as a copy when the caller wants its buffer back.
+    if (done !== undefined) {
+      chunk = chunk.slice();
+      done(given);
     }
     this.#queue.push(chunk);
     this.#queued += chunk.length;

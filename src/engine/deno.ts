@@ -20,6 +20,7 @@
  *
  * @module
  */
+import process from "node:process";
 import type { NetAddr, ServeHandler, ServeOptions, Server } from "../http/serve_types.ts";
 import { DEFAULT_HOSTNAME, DEFAULT_PORT, HttpServer, tlsOptions } from "../http/server.ts";
 import type { SocketTransport } from "../http/socket_transport.ts";
@@ -54,8 +55,11 @@ class DenoConnTransport implements SocketTransport {
   #reading = false;
   #inputEnded = false;
   #queue: Uint8Array[] = [];
+  // `done` of each queued chunk (null when none was given), parallel to #queue.
+  #queueDone: (((chunk: Uint8Array) => void) | null)[] = [];
   #queued = 0;
   #writing = false;
+  #writingDone: ((chunk: Uint8Array) => void) | null = null;
   #needDrain = false;
   #outputEnded = false;
   #writeClosed = false;
@@ -129,10 +133,11 @@ class DenoConnTransport implements SocketTransport {
     }
   }
 
-  write(chunk: Uint8Array): boolean {
+  write(chunk: Uint8Array, done?: (chunk: Uint8Array) => void): boolean {
     if (this.#outputEnded || this.#destroyed) return false;
     if (chunk.length > 0) {
       this.#queue.push(chunk);
+      this.#queueDone.push(done ?? null);
       this.#queued += chunk.length;
       if (!this.#writing) void this.#writeLoop();
     }
@@ -143,18 +148,22 @@ class DenoConnTransport implements SocketTransport {
     return true;
   }
 
-  /** The next buffer to write: the first queued chunk, or several small ones joined. */
+  /**
+   * The next buffer to write: the first queued chunk (its `done` then goes
+   * to `#writingDone`), or several small ones joined (their `done` called
+   * at once, as they are copied).
+   */
   #take(): Uint8Array {
     const queue = this.#queue;
+    const dones = this.#queueDone;
     const first = queue[0];
-    if (queue.length === 1 || first.length >= COALESCE_LIMIT) {
-      queue.shift();
-      return first;
-    }
     let count = 0, size = 0;
-    while (count < queue.length && size + queue[count].length <= COALESCE_LIMIT) size += queue[count++].length;
+    if (queue.length > 1 && first.length < COALESCE_LIMIT) {
+      while (count < queue.length && size + queue[count].length <= COALESCE_LIMIT) size += queue[count++].length;
+    }
     if (count <= 1) {
       queue.shift();
+      this.#writingDone = dones.shift()!;
       return first;
     }
     const joined = new Uint8Array(size);
@@ -162,8 +171,11 @@ class DenoConnTransport implements SocketTransport {
     for (let i = 0; i < count; i++) {
       joined.set(queue[i], offset);
       offset += queue[i].length;
+      dones[i]?.(queue[i]);
     }
     queue.splice(0, count);
+    dones.splice(0, count);
+    this.#writingDone = null;
     return joined;
   }
 
@@ -173,11 +185,13 @@ class DenoConnTransport implements SocketTransport {
       while (this.#queue.length > 0) {
         const chunk = this.#take();
         // `conn.write` may write less than it was given.
+        const done = this.#writingDone;
         let offset = 0;
         while (offset < chunk.length) {
           offset += await this.#conn.write(offset === 0 ? chunk : chunk.subarray(offset));
           if (this.#destroyed) return;
         }
+        done?.(chunk);
         this.#queued -= chunk.length;
         const queued = this.#queued;
         // Also on an empty queue: a session may wait with a lower mark than ours.
@@ -233,10 +247,16 @@ class DenoConnTransport implements SocketTransport {
     if (this.#inputEnded && this.#writeClosed) this.destroy();
   }
 
+  /** A tick queued from a promise reaction runs once the microtask queue is empty. */
+  defer(task: () => void): void {
+    process.nextTick(task);
+  }
+
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
     this.#queue = [];
+    this.#queueDone = [];
     this.#queued = 0;
     try {
       this.#conn.close();

@@ -23,6 +23,7 @@
 import type { IncomingMessage, Server as NodeHttpServer } from "node:http";
 import type { Server as NodeHttpsServer } from "node:https";
 import * as net from "node:net";
+import process from "node:process";
 import type { Duplex } from "node:stream";
 import * as tls from "node:tls";
 import { HandshakeError } from "../errors.ts";
@@ -108,7 +109,16 @@ class NodeSocketTransport implements SocketTransport {
     if (!this.#destroyed) this.#socket.resume();
   }
 
+  // Per write in order: its chunk and `done` (null when none was given); Node calls write callbacks in order.
+  #written: (Uint8Array | ((chunk: Uint8Array) => void) | null)[] = [];
+
   readonly #afterWrite = (): void => {
+    const written = this.#written;
+    if (written.length > 0) {
+      const chunk = written.shift() as Uint8Array | null;
+      const done = written.shift() as ((chunk: Uint8Array) => void) | null;
+      if (done !== null) done(chunk!);
+    }
     const buffered = this.#socket.writableLength;
     if (buffered === 0) this.#wakeFlushWaiters();
     if (this.#destroyed || buffered >= this.#highWaterMark) return;
@@ -119,8 +129,9 @@ class NodeSocketTransport implements SocketTransport {
     }
   };
 
-  write(chunk: Uint8Array): boolean {
+  write(chunk: Uint8Array, done?: (chunk: Uint8Array) => void): boolean {
     if (this.#outputEnded || this.#destroyed) return false;
+    this.#written.push(done === undefined ? null : chunk, done ?? null);
     this.#socket.write(chunk, this.#afterWrite);
     if (this.#socket.writableLength >= this.#highWaterMark) {
       this.#needDrain = true;
@@ -151,6 +162,11 @@ class NodeSocketTransport implements SocketTransport {
     if (this.#destroyed) return;
     this.#destroyed = true;
     this.#socket.destroy();
+  }
+
+  /** A tick queued from a promise reaction runs once the microtask queue is empty. */
+  defer(task: () => void): void {
+    process.nextTick(task);
   }
 }
 

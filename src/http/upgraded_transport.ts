@@ -26,7 +26,11 @@ export class UpgradedTransport implements Transport {
   constructor(socket: Transport, pending: Uint8Array | null) {
     this.#socket = socket;
     this.#pending = pending !== null && pending.length > 0 ? pending : null;
+    if (socket.defer !== undefined) this.defer = socket.defer.bind(socket);
   }
+
+  /** The socket transport's `defer`, when it has one. */
+  readonly defer?: (task: () => void) => void;
 
   /** Where the HTTP front forwards the socket's events once it handed the socket over. */
   readonly socketSink: TransportSink = {
@@ -78,8 +82,8 @@ export class UpgradedTransport implements Transport {
     this.#socket.resume();
   }
 
-  write(chunk: Uint8Array): boolean {
-    return this.#socket.write(chunk);
+  write(chunk: Uint8Array, done?: (chunk: Uint8Array) => void): boolean {
+    return this.#socket.write(chunk, done);
   }
 
   get bufferedAmount(): number {

@@ -57,8 +57,10 @@ const RESOLVED: Promise<void> = Promise.resolve();
 const EMPTY = new Uint8Array(0);
 // Payloads this big are written as their own chunk rather than copied into the batch.
 const DIRECT_WRITE_THRESHOLD = 16 * 1024;
-// The batch holds any frame below DIRECT_WRITE_THRESHOLD; a frame that does
-// not fit flushes it first, so it never grows (unmasked frames).
+// A frame that does not fit in the batch flushes it first; the next batch is
+// then twice as large, up to a size that holds any frame below
+// DIRECT_WRITE_THRESHOLD (masked frames of a client may need more).
+const BATCH_INITIAL = 2048;
 const BATCH_CAPACITY = DIRECT_WRITE_THRESHOLD + 16;
 /**
  * Microtask turns without a send after which a scheduled flush goes out.
@@ -98,10 +100,25 @@ export class Connection {
   // Allocated on the first send: an idle connection holds no batch.
   #batch: Uint8Array = EMPTY;
   #batchLength = 0;
+  #batchSize = BATCH_INITIAL;
+  // The last batch handed to the transport, and one it gave back for reuse.
+  #inFlight: Uint8Array | null = null;
+  #spare: Uint8Array | null = null;
+  readonly #batchWritten = (chunk: Uint8Array): void => {
+    const written = this.#inFlight;
+    if (written === null || chunk.buffer !== written.buffer) return;
+    this.#inFlight = null;
+    if (this.#spare === null) this.#spare = written;
+  };
   #flushScheduled = false;
   // Frames queued since the flush task last looked, and how many turns in a row it saw none.
   #sendsSinceCheck = 0;
   #quietTurns = 0;
+  readonly #hasDefer: boolean;
+  readonly #deferredFlush = (): void => {
+    this.#flushScheduled = false;
+    this.#flushBatch();
+  };
   readonly #flushTask = (): void => {
     if (this.#sendsSinceCheck !== 0) {
       this.#sendsSinceCheck = 0;
@@ -123,6 +140,7 @@ export class Connection {
   constructor(transport: Transport, options: ConnectionOptions = {}) {
     const role = options.role ?? "server";
     this.#transport = transport;
+    this.#hasDefer = transport.defer !== undefined;
     this.reader = new FrameReader({ maxFrameSize: options.maxFrameSize, role, allowedRsv: options.allowedRsv });
     this.writer = new FrameWriter({ masking: role === "client" });
     this.#highWaterMark = options.writeHighWaterMark ?? DEFAULT_WRITE_HIGH_WATER_MARK;
@@ -288,27 +306,46 @@ export class Connection {
     this.#sendsSinceCheck++;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
-      this.#quietTurns = 0;
-      RESOLVED.then(this.#flushTask);
+      if (this.#hasDefer) {
+        this.#transport.defer!(this.#deferredFlush);
+      } else {
+        this.#quietTurns = 0;
+        RESOLVED.then(this.#flushTask);
+      }
     }
   }
 
   /** Makes room for `bytes` more in the batch: flushes a batch they do not fit in. */
   #reserve(bytes: number): void {
     if (this.#batchLength + bytes <= this.#batch.length) return;
-    this.#flushBatch();
-    if (bytes <= this.#batch.length) return;
-    // Only a masked frame (client role) is larger than the batch.
-    this.#batch = new Uint8Array(Math.max(bytes, BATCH_CAPACITY));
+    if (this.#batchLength > 0) {
+      this.#flushBatch();
+      // Outgrown: larger batches from now on.
+      if (this.#batchSize < BATCH_CAPACITY) this.#batchSize = Math.min(BATCH_CAPACITY, this.#batchSize * 2);
+    }
+    const spare = this.#spare;
+    this.#spare = null;
+    if (spare !== null && spare.length === this.#batchSize && bytes <= spare.length) {
+      this.#batch = spare;
+      return;
+    }
+    // Only a masked frame (client role) is larger than BATCH_CAPACITY.
+    this.#batch = new Uint8Array(Math.max(bytes, this.#batchSize));
   }
 
+  /**
+   * Hands the batch to the transport as a view, not a copy: the transport
+   * says when it is done with it, and the buffer is then reused for a later
+   * batch (at most two are in use, one filling and one being written).
+   */
   #flushBatch(): void {
     const n = this.#batchLength;
     if (n === 0 || this.#state === FINISHED) return;
     this.#batchLength = 0;
-    this.#transport.write(this.#batch.slice(0, n));
-    // A batch grown for one large masked frame should not stay that large.
-    if (this.#batch.length > BATCH_CAPACITY) this.#batch = new Uint8Array(BATCH_CAPACITY);
+    const batch = this.#batch;
+    this.#batch = EMPTY;
+    this.#inFlight = batch;
+    this.#transport.write(batch.subarray(0, n), this.#batchWritten);
   }
 
   #onDrain(): void {
@@ -402,6 +439,8 @@ export class Connection {
     if (this.#state === FINISHED) return;
     this.#state = FINISHED;
     this.#batchLength = 0;
+    this.#batch = EMPTY;
+    this.#spare = this.#inFlight = null;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#rejectWaiters();
     this.#controller.abort(
