@@ -30,9 +30,11 @@ class LoopTransport implements Transport {
   }
   pause(): void {}
   resume(): void {}
-  write(chunk: Uint8Array): boolean {
+  write(chunk: Uint8Array, done?: (chunk: Uint8Array) => void): boolean {
     this.writes++;
     this.bytes += chunk.length;
+    // As a socket whose kernel buffer takes everything at once (Bun's `write` returns at once).
+    done?.(chunk);
     const w = this.onWrite;
     if (w !== null && this.bytes >= expectedBytes) {
       this.onWrite = null;

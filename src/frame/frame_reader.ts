@@ -1,6 +1,6 @@
 import { CloseCode } from "../close_reason.ts";
 import { ErrorCode, WebSocketError } from "../errors.ts";
-import { type Frame, frameOf } from "./frame.ts";
+import { type Frame, frameInChunk, frameOf } from "./frame.ts";
 import { applyMask } from "./mask.ts";
 
 /** Options of a {@linkcode FrameReader}. */
@@ -244,7 +244,16 @@ export class FrameReader {
       const end = pos + length;
       if (masked && length > 0) applyMask(chunk, pos, end, this.#mask, 0, 0);
       this.#pos = end;
-      return this.#emit(length === 0 ? EMPTY : chunk.subarray(pos, end));
+      return frameInChunk(
+        b0 & 0x0f,
+        (b0 & 0x80) !== 0,
+        chunk,
+        pos,
+        length,
+        (b0 & 0x40) !== 0,
+        (b0 & 0x20) !== 0,
+        (b0 & 0x10) !== 0,
+      );
     }
     this.#inPayload = true;
     this.#received = 0;

@@ -1,4 +1,4 @@
-import type { Frame } from "./frame.ts";
+import { copyPayload, type Frame, payloadLength } from "./frame.ts";
 import { applyMask } from "./mask.ts";
 
 /** Options of a {@linkcode FrameWriter}. */
@@ -62,7 +62,8 @@ export class FrameWriter {
    * @param frame The frame to measure.
    */
   encodedLength(frame: Frame): number {
-    return headerLength(frame.data.length, this.masking) + frame.data.length;
+    const length = payloadLength(frame);
+    return headerLength(length, this.masking) + length;
   }
 
   /**
@@ -87,10 +88,10 @@ export class FrameWriter {
    * @returns The offset just past the frame.
    */
   encodeInto(frame: Frame, target: Uint8Array, offset: number): number {
-    const data = frame.data;
-    const start = this.encodeHeader(frame, data.length, target, offset);
-    target.set(data, start);
-    const end = start + data.length;
+    const length = payloadLength(frame);
+    const start = this.encodeHeader(frame, length, target, offset);
+    copyPayload(frame, target, start);
+    const end = start + length;
     if (this.masking && end > start) applyMask(target, start, end, target, start - 4, 0);
     return end;
   }

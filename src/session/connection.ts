@@ -7,7 +7,7 @@
  */
 import { CloseCode, CloseReason } from "../close_reason.ts";
 import { ErrorCode, WebSocketError } from "../errors.ts";
-import { CloseFrame, type Frame } from "../frame/frame.ts";
+import { CloseFrame, type Frame, payloadLength } from "../frame/frame.ts";
 import { FrameReader } from "../frame/frame_reader.ts";
 import { FrameWriter, headerLength } from "../frame/frame_writer.ts";
 import { DEFAULT_WRITE_HIGH_WATER_MARK, type Transport } from "../transport.ts";
@@ -291,14 +291,13 @@ export class Connection {
   }
 
   #enqueue(frame: Frame): void {
-    const data = frame.data;
-    const length = data.length;
+    const length = payloadLength(frame);
     const writer = this.writer;
     if (!writer.masking && length >= DIRECT_WRITE_THRESHOLD) {
       this.#reserve(headerLength(length, false));
       this.#batchLength = writer.encodeHeader(frame, length, this.#batch, this.#batchLength);
       this.#flushBatch();
-      this.#transport.write(data);
+      this.#transport.write(frame.data);
       return;
     }
     this.#reserve(headerLength(length, writer.masking) + length);

@@ -1,7 +1,17 @@
 import { CloseCode, CloseReason, isValidCloseCode } from "../close_reason.ts";
 import { ErrorCode, WebSocketError } from "../errors.ts";
 import type { WebSocketExtension } from "../extensions/extension.ts";
-import { BinaryFrame, CloseFrame, type Frame, PingFrame, PongFrame, TextFrame } from "../frame/frame.ts";
+import {
+  BinaryFrame,
+  CloseFrame,
+  type Frame,
+  payloadLength,
+  payloadSource,
+  payloadStart,
+  PingFrame,
+  PongFrame,
+  TextFrame,
+} from "../frame/frame.ts";
 import { Utf8Validator } from "../utf8.ts";
 import type { Connection } from "./connection.ts";
 import { IncomingQueue } from "./incoming_queue.ts";
@@ -29,7 +39,7 @@ const INCOMING_HIGH_WATER_MARK = 1024 * 1024;
 const MESSAGE_INITIAL_CAPACITY = 4096;
 const EMPTY = new Uint8Array(0);
 const decoder = new TextDecoder();
-const messageSize = (f: Frame): number => f.data.length + 64;
+const messageSize = (f: Frame): number => payloadLength(f) + 64;
 
 /** The RSV bits of a frame as they sit in its first header byte. */
 function rsvBits(frame: Frame): number {
@@ -412,11 +422,13 @@ export class DefaultWebSocketSession implements WebSocketSession {
   }
 
   #onWholeMessage(frame: Frame, validated: number): void {
-    const data = frame.data;
-    if (data.length > this.#maxMessageSize) throw this.#tooBig(data.length);
+    const length = payloadLength(frame);
+    if (length > this.#maxMessageSize) throw this.#tooBig(length);
     if (frame.opcode === 0x1) {
       if (validated === 0) this.#utf8.reset();
-      if (!this.#utf8.push(data, validated) || !this.#utf8.complete) throw invalidUtf8("a text message");
+      const start = payloadStart(frame);
+      const valid = this.#utf8.push(payloadSource(frame), start + validated, start + length);
+      if (!valid || !this.#utf8.complete) throw invalidUtf8("a text message");
     }
     this.#deliver(frame);
   }

@@ -2,7 +2,7 @@ import { CloseCode } from "../close_reason.ts";
 import type { CloseReason } from "../close_reason.ts";
 import { ErrorCode, WebSocketError } from "../errors.ts";
 import type { WebSocketExtension } from "../extensions/extension.ts";
-import { CloseFrame, type Frame } from "../frame/frame.ts";
+import { CloseFrame, type Frame, payloadLength } from "../frame/frame.ts";
 import type { Connection } from "./connection.ts";
 import { IncomingQueue } from "./incoming_queue.ts";
 import type { WebSocketSession } from "./session.ts";
@@ -11,7 +11,7 @@ import type { WebSocketSession } from "./session.ts";
 const INCOMING_HIGH_WATER_MARK = 1024 * 1024;
 // A frame's cost in the queue: its payload plus a rough object overhead, so
 // that a flood of empty frames also fills the queue.
-const frameSize = (f: Frame): number => f.data.length + 64;
+const frameSize = (f: Frame): number => payloadLength(f) + 64;
 
 /** Connections behind sessions, for the layers above (not exported from `mod.ts`). */
 export const connectionOf: WeakMap<WebSocketSession, Connection> = new WeakMap();
