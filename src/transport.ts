@@ -52,6 +52,12 @@ export interface Transport {
    * transport without this hook gets a microtask-based estimate instead.
    */
   defer?(task: () => void): void;
+  /**
+   * Optional: sends further events to `sink` instead of the sink given to
+   * `start`, so that a layer that only forwarded them (the HTTP front after
+   * an upgrade) steps out of the way.
+   */
+  redirect?(sink: TransportSink): void;
 }
 
 /** Property under which an engine attaches a native transport to its streams. */

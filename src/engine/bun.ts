@@ -92,7 +92,6 @@ class BunSocketTransport implements SocketTransport {
   #queue: Uint8Array[] = [];
   #queued = 0;
   #needDrain = false;
-  #drainScheduled = false;
   #inputEnded = false;
   #outputEnded = false;
   #shutDown = false;
@@ -117,6 +116,10 @@ class BunSocketTransport implements SocketTransport {
     this.#sink = sink;
   }
 
+  redirect(sink: TransportSink): void {
+    this.#sink = sink;
+  }
+
   pause(): void {
     if (!this.#destroyed) this.#socket.pause();
   }
@@ -129,8 +132,10 @@ class BunSocketTransport implements SocketTransport {
 
   onData(data: Uint8Array): void {
     if (this.#destroyed || this.#inputEnded) return;
-    // A Buffer is a Uint8Array subclass; hand on a plain view of the same fresh memory.
-    this.#sink?.data(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    // A Buffer, handed on as it is: the HTTP front and the frame reader give
+    // the application plain Uint8Array views only (reading `buffer` here costs
+    // more than the rest of a small message's handling).
+    this.#sink?.data(data);
   }
 
   onEnd(): void {
@@ -184,8 +189,8 @@ class BunSocketTransport implements SocketTransport {
       const n = this.#socket.write(chunk);
       if (n < 0) return false;
       if (n === chunk.length) {
+        // Nothing was queued before or after: no `drain` to give (the connection wakes its own waiters).
         done?.(given);
-        this.#scheduleDrain();
         return true;
       }
       chunk = chunk.subarray(n);
@@ -202,19 +207,6 @@ class BunSocketTransport implements SocketTransport {
       return false;
     }
     return true;
-  }
-
-  /**
-   * A session may wait for `drain` with a lower mark than ours; a write
-   * that went out whole must still wake it, but not from inside `write`.
-   */
-  #scheduleDrain(): void {
-    if (this.#drainScheduled) return;
-    this.#drainScheduled = true;
-    queueMicrotask(() => {
-      this.#drainScheduled = false;
-      if (!this.#destroyed && this.#queued === 0) this.#sink?.drain();
-    });
   }
 
   #afterProgress(): void {

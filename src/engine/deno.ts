@@ -88,6 +88,10 @@ class DenoConnTransport implements SocketTransport {
     this.#paused = true;
   }
 
+  redirect(sink: TransportSink): void {
+    this.#sink = sink;
+  }
+
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
@@ -96,7 +100,6 @@ class DenoConnTransport implements SocketTransport {
 
   async #readLoop(): Promise<void> {
     this.#reading = true;
-    const sink = this.#sink!;
     try {
       while (!this.#paused && !this.#inputEnded && !this.#destroyed) {
         let buffer = this.#readBuffer;
@@ -106,7 +109,7 @@ class DenoConnTransport implements SocketTransport {
         if (this.#destroyed) return;
         if (n === null) {
           this.#inputEnded = true;
-          sink.end(undefined);
+          this.#sink!.end(undefined);
           this.#closeIfDone();
           return;
         }
@@ -121,12 +124,12 @@ class DenoConnTransport implements SocketTransport {
         }
         if (n === buffer.length) this.#readSize = Math.min(READ_MAX, this.#readSize * 2);
         else if (n < buffer.length / 8) this.#readSize = Math.max(READ_MIN, this.#readSize / 2);
-        sink.data(chunk);
+        this.#sink!.data(chunk);
       }
     } catch (error) {
       if (this.#destroyed || this.#inputEnded) return;
       this.#inputEnded = true;
-      sink.end(error);
+      this.#sink!.end(error);
       this.#closeIfDone();
     } finally {
       this.#reading = false;

@@ -90,13 +90,14 @@ class NodeSocketTransport implements SocketTransport {
     const socket = this.#socket;
     socket.on("data", (chunk: Uint8Array) => {
       if (this.#destroyed) return;
-      // A Buffer is a Uint8Array subclass; hand on a plain view of the same fresh memory.
-      sink.data(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      // A Buffer, handed on as it is: the HTTP front and the frame reader give
+      // the application plain Uint8Array views only.
+      this.#sink!.data(chunk);
     });
     socket.on("end", () => {
       if (this.#destroyed || this.#inputEnded) return;
       this.#inputEnded = true;
-      sink.end(undefined);
+      this.#sink!.end(undefined);
     });
     socket.resume();
   }
@@ -162,6 +163,10 @@ class NodeSocketTransport implements SocketTransport {
     if (this.#destroyed) return;
     this.#destroyed = true;
     this.#socket.destroy();
+  }
+
+  redirect(sink: TransportSink): void {
+    this.#sink = sink;
   }
 
   /** A tick queued from a promise reaction runs once the microtask queue is empty. */

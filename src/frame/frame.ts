@@ -86,7 +86,9 @@ export abstract class Frame {
   get data(): Uint8Array {
     const data = this.#data;
     if (data !== null) return data;
-    return this.#data = this.#source.subarray(this.#start, this.#start + this.#length);
+    // A plain view even when the chunk is a runtime's subclass (Node's and Bun's Buffer).
+    const source = this.#source;
+    return this.#data = new Uint8Array(source.buffer, source.byteOffset + this.#start, this.#length);
   }
 
   static {

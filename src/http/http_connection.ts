@@ -393,7 +393,10 @@ export class HttpConnection {
   #deliverBody(piece: Uint8Array): void {
     const controller = this.#bodyController;
     if (controller === null || piece.length === 0) return;
-    controller.enqueue(piece);
+    // A runtime's own subclass (Node's and Bun's Buffer) stays inside: the application gets a plain view.
+    controller.enqueue(
+      piece.constructor === Uint8Array ? piece : new Uint8Array(piece.buffer, piece.byteOffset, piece.byteLength),
+    );
     if (!this.#bodyPaused && (controller.desiredSize ?? 1) <= 0) {
       this.#bodyPaused = true;
       this.#transport.pause();

@@ -68,8 +68,13 @@ export class UpgradedTransport implements Transport {
       sink.data(pending);
       if (this.#destroyed) return;
     }
-    if (this.#inputEnded) sink.end(this.#inputError);
-    else if (!this.#paused) this.#socket.resume();
+    if (this.#inputEnded) {
+      sink.end(this.#inputError);
+      return;
+    }
+    // From now on the socket's events need nothing from this layer.
+    if (this.#socket.redirect !== undefined && !this.#destroyed) this.#socket.redirect(sink);
+    if (!this.#paused) this.#socket.resume();
   }
 
   pause(): void {

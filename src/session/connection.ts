@@ -345,10 +345,12 @@ export class Connection {
     this.#batch = EMPTY;
     this.#inFlight = batch;
     this.#transport.write(batch.subarray(0, n), this.#batchWritten);
+    // Senders waiting on a full batch may go on once the transport has it.
+    if (this.#drainWaiters.length > 0) this.#onDrain();
   }
 
   #onDrain(): void {
-    if (this.bufferedAmount >= this.#highWaterMark) return;
+    if (this.#drainWaiters.length === 0 || this.bufferedAmount >= this.#highWaterMark) return;
     const waiters = this.#drainWaiters;
     this.#drainWaiters = [];
     for (const w of waiters) w.resolve();

@@ -19,6 +19,8 @@ export class IncomingQueue<T> {
   #full = false;
   #everRead = false;
   #onDrained: (() => void) | null = null;
+  // Called once a read returns the end (or the error): the iterator's lock release.
+  #onEndRead: (() => void) | null = null;
   #stream: ReadableStream<T> | null = null;
   readonly #highWaterMark: number;
   readonly #sizeOf: (item: T) => number;
@@ -79,6 +81,15 @@ export class IncomingQueue<T> {
       this.#waiter = null;
       if (error === undefined) w.resolve(DONE);
       else w.reject(error);
+      this.#endRead();
+    }
+  }
+
+  #endRead(): void {
+    const hook = this.#onEndRead;
+    if (hook !== null) {
+      this.#onEndRead = null;
+      hook();
     }
   }
 
@@ -126,6 +137,7 @@ export class IncomingQueue<T> {
         this.#onDrained = null;
         then();
       }
+      this.#endRead();
       return this.#error === undefined ? Promise.resolve(DONE) : Promise.reject(this.#error);
     }
     if (this.#waiter !== null) return Promise.reject(new TypeError("only one read may be pending at a time"));
@@ -160,15 +172,12 @@ export class IncomingQueue<T> {
           lock.releaseLock();
         }
       };
+      // Released when a read returns the end or the error (not with a callback per read).
+      this.#onEndRead = release;
       const iterator: AsyncIterableIterator<T> = {
         next: () => {
           if (released) return Promise.resolve(DONE);
-          if (this.length > 0) return this.next();
-          const r = this.next();
-          r.then((x) => {
-            if (x.done) release();
-          }, release);
-          return r;
+          return this.next();
         },
         return: (value?: unknown) => {
           release();
