@@ -1,7 +1,7 @@
 import { CloseCode } from "../close_reason.ts";
 import { ErrorCode, WebSocketError } from "../errors.ts";
 import { type Frame, frameInChunk, frameOf } from "./frame.ts";
-import { applyMask } from "./mask.ts";
+import { maskWithKey } from "./mask.ts";
 
 /** Options of a {@linkcode FrameReader}. */
 export interface FrameReaderOptions {
@@ -65,14 +65,19 @@ export class FrameReader {
   #error: WebSocketError | null = null;
 
   // A header that straddles chunks is gathered here.
-  #head = new Uint8Array(14);
+  // Allocated the first time a header straddles two chunks.
+  #head: Uint8Array | null = null;
   #headLen = 0;
 
   // The frame whose payload is being received.
   #inPayload = false;
   #b0 = 0;
   #masked = false;
-  #mask = new Uint8Array(4);
+  // The masking key, as four numbers (no array per reader).
+  #m0 = 0;
+  #m1 = 0;
+  #m2 = 0;
+  #m3 = 0;
   #length = 0;
   #payload: Uint8Array = EMPTY;
   #received = 0;
@@ -173,7 +178,7 @@ export class FrameReader {
       pos += need;
     } else {
       if (!this.#gatherHeaderBytes()) return null;
-      src = this.#head;
+      src = this.#head!;
       at = 0;
       pos = this.#pos;
       this.#headLen = 0;
@@ -229,11 +234,10 @@ export class FrameReader {
       );
     }
     if (masked) {
-      const m = this.#mask;
-      m[0] = src[next];
-      m[1] = src[next + 1];
-      m[2] = src[next + 2];
-      m[3] = src[next + 3];
+      this.#m0 = src[next];
+      this.#m1 = src[next + 1];
+      this.#m2 = src[next + 2];
+      this.#m3 = src[next + 3];
     }
 
     this.#b0 = b0;
@@ -242,7 +246,7 @@ export class FrameReader {
     // Fast path: the whole payload is in this chunk; hand out a view of it.
     if (chunk.length - pos >= length) {
       const end = pos + length;
-      if (masked && length > 0) applyMask(chunk, pos, end, this.#mask, 0, 0);
+      if (masked && length > 0) maskWithKey(chunk, pos, end, this.#m0, this.#m1, this.#m2, this.#m3);
       this.#pos = end;
       return frameInChunk(
         b0 & 0x0f,
@@ -270,7 +274,7 @@ export class FrameReader {
   /** Moves header bytes from the chunk into `#head`; true once complete. */
   #gatherHeaderBytes(): boolean {
     const chunk = this.#chunk;
-    const head = this.#head;
+    const head = this.#head ??= new Uint8Array(14);
     let pos = this.#pos;
     while (pos < chunk.length) {
       const need = this.#headLen < 2 ? 2 : headerSize(head[1]);
@@ -300,7 +304,13 @@ export class FrameReader {
       // A chunk taken whole needs no view of it.
       this.#payload.set(pos === 0 && take === chunk.length ? chunk : chunk.subarray(pos, pos + take), this.#received);
       if (this.#masked) {
-        applyMask(this.#payload, this.#received, needed, this.#mask, 0, this.#received & 3);
+        // The key rotated by how many payload bytes came before.
+        const r = this.#received & 3;
+        const m0 = this.#m0, m1 = this.#m1, m2 = this.#m2, m3 = this.#m3;
+        if (r === 0) maskWithKey(this.#payload, this.#received, needed, m0, m1, m2, m3);
+        else if (r === 1) maskWithKey(this.#payload, this.#received, needed, m1, m2, m3, m0);
+        else if (r === 2) maskWithKey(this.#payload, this.#received, needed, m2, m3, m0, m1);
+        else maskWithKey(this.#payload, this.#received, needed, m3, m0, m1, m2);
       }
       this.#received = needed;
       this.#pos = pos + take;

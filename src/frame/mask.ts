@@ -41,9 +41,32 @@ export function applyMask(
   phase: number,
 ): void {
   const p = phase & 3;
-  // The key rotated so that k0 applies to data[start].
-  const k0 = mask[maskOffset + p], k1 = mask[maskOffset + ((p + 1) & 3)];
-  const k2 = mask[maskOffset + ((p + 2) & 3)], k3 = mask[maskOffset + ((p + 3) & 3)];
+  // The key rotated so that its first byte applies to data[start].
+  maskWithKey(
+    data,
+    start,
+    end,
+    mask[maskOffset + p],
+    mask[maskOffset + ((p + 1) & 3)],
+    mask[maskOffset + ((p + 2) & 3)],
+    mask[maskOffset + ((p + 3) & 3)],
+  );
+}
+
+/**
+ * `applyMask` with the key as four bytes, `k0` applying to `data[start]`:
+ * what the frame reader calls, so that it keeps its key in four numbers
+ * rather than an array of its own.
+ */
+export function maskWithKey(
+  data: Uint8Array,
+  start: number,
+  end: number,
+  k0: number,
+  k1: number,
+  k2: number,
+  k3: number,
+): void {
   let i = start;
   if (end - start < WORD_THRESHOLD) {
     for (const end4 = end - 3; i < end4; i += 4) {

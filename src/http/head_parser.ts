@@ -60,6 +60,7 @@ for (let c = 0x21; c <= 0x7e; c++) FIELD_VCHAR[c] = 1;
 for (let c = 0x80; c <= 0xff; c++) FIELD_VCHAR[c] = 1;
 
 const INITIAL_CAPACITY = 1024;
+const EMPTY = new Uint8Array(0);
 
 /**
  * Parses one request head at a time. Feed it bytes with `push` until `done`;
@@ -68,7 +69,7 @@ const INITIAL_CAPACITY = 1024;
  */
 export class RequestHeadParser {
   readonly #limits: HeadLimits;
-  #buf: Uint8Array = new Uint8Array(0);
+  #buf: Uint8Array = EMPTY;
   #length = 0;
   #state = LEADING;
   #lineStart = 0;
@@ -110,7 +111,13 @@ export class RequestHeadParser {
     this.#headers = [];
     this.#head = null;
     // A buffer grown for one large head should not stay that large.
-    if (this.#buf.length > 4 * INITIAL_CAPACITY) this.#buf = new Uint8Array(0);
+    if (this.#buf.length > 4 * INITIAL_CAPACITY) this.#buf = EMPTY;
+  }
+
+  /** Forgets the current head and drops the buffer: no head follows (the connection was upgraded). */
+  release(): void {
+    this.reset();
+    this.#buf = EMPTY;
   }
 
   /**

@@ -673,6 +673,8 @@ export class HttpConnection {
       return;
     }
     this.#transport.write(head);
+    // No request follows on this socket: an idle WebSocket keeps no parser buffer.
+    this.#parser.release();
     const upgraded = new UpgradedTransport(this.#transport, this.#pending);
     this.#pending = null;
     this.#upgraded = upgraded;

@@ -10,7 +10,7 @@ import { ErrorCode, WebSocketError } from "../errors.ts";
 import { CloseFrame, type Frame, payloadLength } from "../frame/frame.ts";
 import { FrameReader } from "../frame/frame_reader.ts";
 import { FrameWriter, headerLength } from "../frame/frame_writer.ts";
-import { DEFAULT_WRITE_HIGH_WATER_MARK, type Transport } from "../transport.ts";
+import { DEFAULT_WRITE_HIGH_WATER_MARK, type Transport, type TransportSink } from "../transport.ts";
 
 /** What a connection calls back into: the session on top of it. */
 export interface ConnectionHandler {
@@ -55,6 +55,8 @@ export interface ConnectionOptions {
 
 const RESOLVED: Promise<void> = Promise.resolve();
 const EMPTY = new Uint8Array(0);
+// Shared while nobody waits; replaced by an array of the connection's own on the first wait.
+const NO_WAITERS: never[] = [];
 // Payloads this big are written as their own chunk rather than copied into the batch.
 const DIRECT_WRITE_THRESHOLD = 16 * 1024;
 // A frame that does not fit in the batch flushes it first; the next batch is
@@ -76,12 +78,17 @@ export const DEFAULT_CLOSE_TIMEOUT = 5000;
 /** Connection states, in order. */
 const OPEN = 0, OUTPUT_ENDED = 1, FINISHED = 2;
 
-/** One WebSocket connection over one transport. */
-export class Connection {
+/**
+ * One WebSocket connection over one transport. It is the transport's sink
+ * itself (`data`, `end`, `drain`), and makes its callbacks, abort
+ * controller and batch only when first needed, so that an idle connection
+ * holds little.
+ */
+export class Connection implements TransportSink {
   readonly reader: FrameReader;
   readonly writer: FrameWriter;
   readonly #transport: Transport;
-  readonly #controller = new AbortController();
+  #controller: AbortController | null = null;
   readonly #highWaterMark: number;
   readonly #closeTimeout: number;
   /** Where frames and events go; a session may take over from another before `start`. */
@@ -95,7 +102,7 @@ export class Connection {
   #closeSent = false;
   #closeReceived = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
-  #drainWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  #drainWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = NO_WAITERS;
 
   // Allocated on the first send: an idle connection holds no batch.
   #batch: Uint8Array = EMPTY;
@@ -104,35 +111,13 @@ export class Connection {
   // The last batch handed to the transport, and one it gave back for reuse.
   #inFlight: Uint8Array | null = null;
   #spare: Uint8Array | null = null;
-  readonly #batchWritten = (chunk: Uint8Array): void => {
-    const written = this.#inFlight;
-    if (written === null || chunk.buffer !== written.buffer) return;
-    this.#inFlight = null;
-    if (this.#spare === null) this.#spare = written;
-  };
+  #batchWritten: ((chunk: Uint8Array) => void) | null = null;
   #flushScheduled = false;
   // Frames queued since the flush task last looked, and how many turns in a row it saw none.
   #sendsSinceCheck = 0;
   #quietTurns = 0;
   readonly #hasDefer: boolean;
-  readonly #deferredFlush = (): void => {
-    this.#flushScheduled = false;
-    this.#flushBatch();
-  };
-  readonly #flushTask = (): void => {
-    if (this.#sendsSinceCheck !== 0) {
-      this.#sendsSinceCheck = 0;
-      this.#quietTurns = 0;
-      RESOLVED.then(this.#flushTask);
-      return;
-    }
-    if (++this.#quietTurns < FLUSH_PATIENCE) {
-      RESOLVED.then(this.#flushTask);
-      return;
-    }
-    this.#flushScheduled = false;
-    this.#flushBatch();
-  };
+  #flushTask: (() => void) | null = null;
 
   #finished: Promise<void>;
   #resolveFinished!: () => void;
@@ -150,6 +135,10 @@ export class Connection {
 
   /** Aborted once the connection is finished. */
   get signal(): AbortSignal {
+    if (this.#controller === null) {
+      this.#controller = new AbortController();
+      if (this.#state === FINISHED) this.#controller.abort(finishedError());
+    }
     return this.#controller.signal;
   }
 
@@ -190,11 +179,22 @@ export class Connection {
 
   /** Starts reading; frames go to `handler`. */
   start(): void {
-    this.#transport.start({
-      data: (chunk) => this.#onData(chunk),
-      end: (error) => this.#onInputEnd(error),
-      drain: () => this.#onDrain(),
-    });
+    this.#transport.start(this);
+  }
+
+  /** From the transport: bytes arrived. */
+  data(chunk: Uint8Array): void {
+    this.#onData(chunk);
+  }
+
+  /** From the transport: the input ended (`error` undefined on a clean end of stream). */
+  end(error: unknown): void {
+    this.#onInputEnd(error);
+  }
+
+  /** From the transport: its queue went below the high-water mark. */
+  drain(): void {
+    this.#onDrain();
   }
 
   /** Stops delivering frames until `resume()`. */
@@ -285,6 +285,7 @@ export class Connection {
       this.#startTimer();
     }
     if (this.bufferedAmount < this.#highWaterMark) return RESOLVED;
+    if (this.#drainWaiters === NO_WAITERS) this.#drainWaiters = [];
     const waiting = new Promise<void>((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
     waiting.catch(() => {});
     return waiting;
@@ -305,13 +306,42 @@ export class Connection {
     this.#sendsSinceCheck++;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
+      const task = this.#flushTask ??= this.#hasDefer ? () => this.#deferredFlush() : () => this.#checkFlush();
       if (this.#hasDefer) {
-        this.#transport.defer!(this.#deferredFlush);
+        this.#transport.defer!(task);
       } else {
         this.#quietTurns = 0;
-        RESOLVED.then(this.#flushTask);
+        RESOLVED.then(task);
       }
     }
+  }
+
+  #deferredFlush(): void {
+    this.#flushScheduled = false;
+    this.#flushBatch();
+  }
+
+  /** The flush task without `defer`: goes again while sends keep coming, flushes after quiet turns. */
+  #checkFlush(): void {
+    if (this.#sendsSinceCheck !== 0) {
+      this.#sendsSinceCheck = 0;
+      this.#quietTurns = 0;
+      RESOLVED.then(this.#flushTask!);
+      return;
+    }
+    if (++this.#quietTurns < FLUSH_PATIENCE) {
+      RESOLVED.then(this.#flushTask!);
+      return;
+    }
+    this.#flushScheduled = false;
+    this.#flushBatch();
+  }
+
+  #onBatchWritten(chunk: Uint8Array): void {
+    const written = this.#inFlight;
+    if (written === null || chunk.buffer !== written.buffer) return;
+    this.#inFlight = null;
+    if (this.#spare === null) this.#spare = written;
   }
 
   /** Makes room for `bytes` more in the batch: flushes a batch they do not fit in. */
@@ -344,7 +374,7 @@ export class Connection {
     const batch = this.#batch;
     this.#batch = EMPTY;
     this.#inFlight = batch;
-    this.#transport.write(batch.subarray(0, n), this.#batchWritten);
+    this.#transport.write(batch.subarray(0, n), this.#batchWritten ??= (chunk) => this.#onBatchWritten(chunk));
     // Senders waiting on a full batch may go on once the transport has it.
     if (this.#drainWaiters.length > 0) this.#onDrain();
   }
@@ -352,7 +382,7 @@ export class Connection {
   #onDrain(): void {
     if (this.#drainWaiters.length === 0 || this.bufferedAmount >= this.#highWaterMark) return;
     const waiters = this.#drainWaiters;
-    this.#drainWaiters = [];
+    this.#drainWaiters = NO_WAITERS;
     for (const w of waiters) w.resolve();
   }
 
@@ -444,9 +474,7 @@ export class Connection {
     this.#spare = this.#inFlight = null;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#rejectWaiters();
-    this.#controller.abort(
-      new WebSocketError(ErrorCode.SessionClosed, CloseCode.ClosedAbnormally, "the connection is finished"),
-    );
+    this.#controller?.abort(finishedError());
     this.handler?.finished();
     this.#resolveFinished();
   }
@@ -454,10 +482,14 @@ export class Connection {
   #rejectWaiters(): void {
     const waiters = this.#drainWaiters;
     if (waiters.length === 0) return;
-    this.#drainWaiters = [];
+    this.#drainWaiters = NO_WAITERS;
     const error = closedError();
     for (const w of waiters) w.reject(error);
   }
+}
+
+function finishedError(): WebSocketError {
+  return new WebSocketError(ErrorCode.SessionClosed, CloseCode.ClosedAbnormally, "the connection is finished");
 }
 
 function closedError(): WebSocketError {

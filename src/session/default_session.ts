@@ -13,8 +13,8 @@ import {
   TextFrame,
 } from "../frame/frame.ts";
 import { Utf8Validator } from "../utf8.ts";
-import type { Connection } from "./connection.ts";
-import { IncomingQueue } from "./incoming_queue.ts";
+import type { Connection, ConnectionHandler } from "./connection.ts";
+import { IncomingQueue, type QueueOwner } from "./incoming_queue.ts";
 import { failWhenSeen, type RawWebSocketSession, takeOver } from "./raw_session.ts";
 import type { WebSocketSession } from "./session.ts";
 
@@ -39,6 +39,8 @@ const INCOMING_HIGH_WATER_MARK = 1024 * 1024;
 const MESSAGE_INITIAL_CAPACITY = 4096;
 const EMPTY = new Uint8Array(0);
 const decoder = new TextDecoder();
+const RESOLVED: Promise<void> = Promise.resolve();
+const wholeMessageUtf8 = new Utf8Validator();
 const messageSize = (f: Frame): number => payloadLength(f) + 64;
 
 /** The RSV bits of a frame as they sit in its first header byte. */
@@ -53,6 +55,18 @@ function protocolError(code: ErrorCode, message: string): WebSocketError {
 function invalidUtf8(what: string): WebSocketError {
   return new WebSocketError(ErrorCode.InvalidUtf8, CloseCode.NotConsistent, `${what} is not valid UTF-8`);
 }
+
+// Set by DefaultWebSocketSession's static block, which alone sees its private members.
+let events: {
+  frame(session: DefaultWebSocketSession, frame: Frame): void;
+  protocolError(session: DefaultWebSocketSession, error: WebSocketError): void;
+  partial(session: DefaultWebSocketSession, opcode: number, received: Uint8Array): void;
+  inputEnded(session: DefaultWebSocketSession, error: unknown): void;
+  closing(session: DefaultWebSocketSession, frame: CloseFrame): void;
+  finished(session: DefaultWebSocketSession): void;
+  queueFull(session: DefaultWebSocketSession): void;
+  queueRoom(session: DefaultWebSocketSession): void;
+};
 
 /**
  * The session nearly every application uses, as Ktor's
@@ -80,6 +94,35 @@ function invalidUtf8(what: string): WebSocketError {
  * ```
  */
 export class DefaultWebSocketSession implements WebSocketSession {
+  static {
+    events = {
+      frame: (s, frame) => s.#onFrame(frame),
+      protocolError: (s, error) => {
+        s.#resetMessage();
+        failWhenSeen(s.#connection, s.#queue, error);
+      },
+      partial: (s, opcode, received) => s.#onPartial(opcode, received),
+      inputEnded: (s, error) =>
+        s.#queue.end(
+          error === undefined
+            ? undefined
+            : new WebSocketError(ErrorCode.ConnectionLost, CloseCode.ClosedAbnormally, "the connection failed", {
+              cause: error,
+            }),
+        ),
+      closing: (s, frame) => s.#onClosing(frame),
+      finished: (s) => s.#onFinished(),
+      queueFull: (s) => {
+        s.#queueFull = true;
+        s.#connection.pause();
+      },
+      queueRoom: (s) => {
+        s.#queueFull = false;
+        if (!s.#decoding) s.#connection.resume();
+      },
+    };
+  }
+
   readonly #raw: RawWebSocketSession;
   readonly #connection: Connection;
   readonly #queue: IncomingQueue<Frame>;
@@ -92,7 +135,8 @@ export class DefaultWebSocketSession implements WebSocketSession {
   #messageOpcode = 0;
   #message: Uint8Array = EMPTY;
   #messageLength = 0;
-  readonly #utf8 = new Utf8Validator();
+  // Made for the first text message split across frames (whole ones are checked with a shared validator).
+  #utf8Validator: Utf8Validator | null = null;
   // Bytes of the frame still arriving that were already validated.
   #partialValidated = 0;
 
@@ -105,15 +149,17 @@ export class DefaultWebSocketSession implements WebSocketSession {
   #decoding = false;
   #queueFull = false;
   #backlog: Frame[] = [];
-  readonly #onDecoded = (chunk: Uint8Array): void => this.#append(chunk, false, 0);
+  #onDecoded: ((chunk: Uint8Array) => void) | null = null;
   // Outgoing data frames being encoded, and the last of them, which a close waits for.
   #encoding = 0;
-  #lastEncoded: Promise<void> = Promise.resolve();
+  #lastEncoded: Promise<void> = RESOLVED;
 
   #closing = false;
-  #closeReason: Promise<CloseReason | null>;
-  #resolveCloseReason!: (reason: CloseReason | null) => void;
+  // The promise is made when first asked for (most handlers never ask).
+  #closeReason: Promise<CloseReason | null> | null = null;
+  #resolveCloseReason: ((reason: CloseReason | null) => void) | null = null;
   #closeReasonSettled = false;
+  #closeReasonValue: CloseReason | null = null;
 
   #pingTimer: ReturnType<typeof setInterval> | undefined;
   #timeoutTimer: ReturnType<typeof setTimeout> | undefined;
@@ -136,38 +182,9 @@ export class DefaultWebSocketSession implements WebSocketSession {
     this.#pingInterval = options.pingInterval ?? null;
     this.#timeout = options.timeout ?? DEFAULT_TIMEOUT;
     this.#extensions = raw.extensions;
-    this.#closeReason = new Promise((resolve) => this.#resolveCloseReason = resolve);
-    const queue = new IncomingQueue<Frame>(
-      INCOMING_HIGH_WATER_MARK,
-      messageSize,
-      () => {
-        this.#queueFull = true;
-        connection.pause();
-      },
-      () => {
-        this.#queueFull = false;
-        if (!this.#decoding) connection.resume();
-      },
-    );
-    this.#queue = queue;
-    connection.handler = {
-      frame: (frame) => this.#onFrame(frame),
-      protocolError: (error) => {
-        this.#resetMessage();
-        failWhenSeen(connection, queue, error);
-      },
-      partial: (opcode, received) => this.#onPartial(opcode, received),
-      inputEnded: (error) =>
-        queue.end(
-          error === undefined
-            ? undefined
-            : new WebSocketError(ErrorCode.ConnectionLost, CloseCode.ClosedAbnormally, "the connection failed", {
-              cause: error,
-            }),
-        ),
-      closing: (frame) => this.#onClosing(frame),
-      finished: () => this.#onFinished(),
-    };
+    const events = new DefaultSessionEvents(this);
+    this.#queue = new IncomingQueue<Frame>(INCOMING_HIGH_WATER_MARK, messageSize, events);
+    connection.handler = events;
     this.#backlog = unread;
     this.#replay();
     if (this.#pingInterval !== null && this.#pingInterval > 0) {
@@ -199,6 +216,11 @@ export class DefaultWebSocketSession implements WebSocketSession {
    * transport dropped without a close frame.
    */
   get closeReason(): Promise<CloseReason | null> {
+    if (this.#closeReason === null) {
+      this.#closeReason = this.#closeReasonSettled
+        ? Promise.resolve(this.#closeReasonValue)
+        : new Promise((resolve) => this.#resolveCloseReason = resolve);
+    }
     return this.#closeReason;
   }
 
@@ -421,14 +443,21 @@ export class DefaultWebSocketSession implements WebSocketSession {
     this.#partialValidated = received.length;
   }
 
+  /** The session's validator, for text split across frames. */
+  get #utf8(): Utf8Validator {
+    return this.#utf8Validator ??= new Utf8Validator();
+  }
+
   #onWholeMessage(frame: Frame, validated: number): void {
     const length = payloadLength(frame);
     if (length > this.#maxMessageSize) throw this.#tooBig(length);
     if (frame.opcode === 0x1) {
-      if (validated === 0) this.#utf8.reset();
+      // A message in one frame is checked in one go: the shared validator keeps no state between calls.
+      const utf8 = validated === 0 ? wholeMessageUtf8 : this.#utf8;
+      if (validated === 0) utf8.reset();
       const start = payloadStart(frame);
-      const valid = this.#utf8.push(payloadSource(frame), start + validated, start + length);
-      if (!valid || !this.#utf8.complete) throw invalidUtf8("a text message");
+      const valid = utf8.push(payloadSource(frame), start + validated, start + length);
+      if (!valid || !utf8.complete) throw invalidUtf8("a text message");
     }
     this.#deliver(frame);
   }
@@ -496,7 +525,8 @@ export class DefaultWebSocketSession implements WebSocketSession {
     }
     this.#decoding = true;
     this.#connection.pause();
-    this.#messageExtension!.decodeFrame(frame.data, fin, this.#maxMessageSize, this.#onDecoded).then(
+    const onDecoded = this.#onDecoded ??= (chunk) => this.#append(chunk, false, 0);
+    this.#messageExtension!.decodeFrame(frame.data, fin, this.#maxMessageSize, onDecoded).then(
       () => {
         this.#decoding = false;
         try {
@@ -614,7 +644,9 @@ export class DefaultWebSocketSession implements WebSocketSession {
   #settleCloseReason(reason: CloseReason | null): void {
     if (this.#closeReasonSettled) return;
     this.#closeReasonSettled = true;
-    this.#resolveCloseReason(reason);
+    this.#closeReasonValue = reason;
+    this.#resolveCloseReason?.(reason);
+    this.#resolveCloseReason = null;
   }
 
   #ping(): void {
@@ -675,4 +707,48 @@ export async function runDefaultSession(
     throw error;
   }
   await session.close();
+}
+
+/**
+ * A default session's connection events and incoming-queue backpressure:
+ * one object whose methods are shared, instead of a closure each per session.
+ */
+class DefaultSessionEvents implements ConnectionHandler, QueueOwner {
+  readonly #session: DefaultWebSocketSession;
+
+  constructor(session: DefaultWebSocketSession) {
+    this.#session = session;
+  }
+
+  frame(frame: Frame): void {
+    events.frame(this.#session, frame);
+  }
+
+  protocolError(error: WebSocketError): void {
+    events.protocolError(this.#session, error);
+  }
+
+  partial(opcode: number, received: Uint8Array): void {
+    events.partial(this.#session, opcode, received);
+  }
+
+  inputEnded(error: unknown): void {
+    events.inputEnded(this.#session, error);
+  }
+
+  closing(frame: CloseFrame): void {
+    events.closing(this.#session, frame);
+  }
+
+  finished(): void {
+    events.finished(this.#session);
+  }
+
+  pause(): void {
+    events.queueFull(this.#session);
+  }
+
+  resume(): void {
+    events.queueRoom(this.#session);
+  }
 }

@@ -7,10 +7,20 @@
  */
 
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
+const NO_ITEMS: never[] = [];
+
+/** What a queue's backpressure acts on: usually the connection. */
+export interface QueueOwner {
+  /** The queue reached its high-water mark: stop producing. */
+  pause(): void;
+  /** A full queue drained to half of it: produce again. */
+  resume(): void;
+}
 
 /** A FIFO of received items that the application reads asynchronously. */
 export class IncomingQueue<T> {
-  #items: (T | undefined)[] = [];
+  // Shared and empty until the first item has to wait (an idle session allocates no array).
+  #items: (T | undefined)[] = NO_ITEMS;
   #head = 0;
   #bytes = 0;
   #waiter: { resolve: (r: IteratorResult<T>) => void; reject: (e: unknown) => void } | null = null;
@@ -24,24 +34,21 @@ export class IncomingQueue<T> {
   #stream: ReadableStream<T> | null = null;
   readonly #highWaterMark: number;
   readonly #sizeOf: (item: T) => number;
-  readonly #onFull: () => void;
-  readonly #onRoom: () => void;
+  readonly #owner: QueueOwner;
 
   /**
 
    * Builds an empty queue.
 
    *
-   * @param highWaterMark Queued size at which `onFull` is called.
+   * @param highWaterMark Queued size at which `owner.pause()` is called.
    * @param sizeOf Size of one item.
-   * @param onFull Called when the queue reaches its high-water mark.
-   * @param onRoom Called when a full queue has drained to half of it.
+   * @param owner Paused when the queue reaches its high-water mark, resumed when it has drained to half of it.
    */
-  constructor(highWaterMark: number, sizeOf: (item: T) => number, onFull: () => void, onRoom: () => void) {
+  constructor(highWaterMark: number, sizeOf: (item: T) => number, owner: QueueOwner) {
     this.#highWaterMark = highWaterMark;
     this.#sizeOf = sizeOf;
-    this.#onFull = onFull;
-    this.#onRoom = onRoom;
+    this.#owner = owner;
   }
 
   /** Items queued and not read. */
@@ -63,11 +70,12 @@ export class IncomingQueue<T> {
       w.resolve({ done: false, value: item });
       return;
     }
+    if (this.#items === NO_ITEMS) this.#items = [];
     this.#items.push(item);
     this.#bytes += this.#sizeOf(item);
     if (!this.#full && this.#bytes >= this.#highWaterMark) {
       this.#full = true;
-      this.#onFull();
+      this.#owner.pause();
     }
   }
 
@@ -119,7 +127,7 @@ export class IncomingQueue<T> {
     this.#bytes -= this.#sizeOf(item);
     if (this.#full && this.#bytes < this.#highWaterMark / 2) {
       this.#full = false;
-      this.#onRoom();
+      this.#owner.resume();
     }
     return item;
   }

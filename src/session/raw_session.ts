@@ -3,7 +3,7 @@ import type { CloseReason } from "../close_reason.ts";
 import { ErrorCode, WebSocketError } from "../errors.ts";
 import type { WebSocketExtension } from "../extensions/extension.ts";
 import { CloseFrame, type Frame, payloadLength } from "../frame/frame.ts";
-import type { Connection } from "./connection.ts";
+import type { Connection, ConnectionHandler } from "./connection.ts";
 import { IncomingQueue } from "./incoming_queue.ts";
 import type { WebSocketSession } from "./session.ts";
 
@@ -15,7 +15,9 @@ const frameSize = (f: Frame): number => payloadLength(f) + 64;
 
 /** Connections behind sessions, for the layers above (not exported from `mod.ts`). */
 export const connectionOf: WeakMap<WebSocketSession, Connection> = new WeakMap();
-const queueOf: WeakMap<RawWebSocketSession, IncomingQueue<Frame>> = new WeakMap();
+let queueOf: (session: RawWebSocketSession) => IncomingQueue<Frame> | null;
+let markTakenOver: (session: RawWebSocketSession) => void;
+let rawQueue: (session: RawWebSocketSession) => IncomingQueue<Frame>;
 
 /**
  * Hands a RAW session's connection to a session built on top of it (the
@@ -24,10 +26,13 @@ const queueOf: WeakMap<RawWebSocketSession, IncomingQueue<Frame>> = new WeakMap(
  */
 export function takeOver(session: RawWebSocketSession): { connection: Connection; unread: Frame[] } {
   const connection = connectionOf.get(session)!;
-  const queue = queueOf.get(session)!;
+  const queue = queueOf(session);
   const unread: Frame[] = [];
-  while (queue.length > 0) unread.push(queue.shift()!);
-  queue.end();
+  if (queue !== null) {
+    while (queue.length > 0) unread.push(queue.shift()!);
+    queue.end();
+  }
+  markTakenOver(session);
   return { connection, unread };
 }
 
@@ -91,7 +96,10 @@ export function createRawSession(
  */
 export class RawWebSocketSession implements WebSocketSession {
   readonly #connection: Connection;
-  readonly #queue: IncomingQueue<Frame>;
+  // Made on the first frame or the first look at `incoming`: a session the
+  // default session takes over at once never needs it.
+  #queue: IncomingQueue<Frame> | null = null;
+  #takenOver = false;
   #outgoing: WritableStream<Frame> | null = null;
 
   /** The negotiated subprotocol, or `null`. */
@@ -101,41 +109,31 @@ export class RawWebSocketSession implements WebSocketSession {
 
   static {
     create = (connection, protocol, extensions) => new RawWebSocketSession(connection, protocol, extensions);
+    queueOf = (session) => session.#queue;
+    markTakenOver = (session) => session.#takenOver = true;
+    rawQueue = (session) => session.#ensureQueue();
   }
 
   private constructor(connection: Connection, protocol: string | null, extensions: readonly WebSocketExtension[]) {
     this.#connection = connection;
     this.protocol = protocol;
     this.extensions = extensions;
-    this.#queue = new IncomingQueue<Frame>(
-      INCOMING_HIGH_WATER_MARK,
-      frameSize,
-      () => connection.pause(),
-      () => connection.resume(),
-    );
     connectionOf.set(this, connection);
-    queueOf.set(this, this.#queue);
-    const queue = this.#queue;
-    connection.handler = {
-      frame: (frame) => queue.push(frame),
-      protocolError: (error) => failWhenSeen(connection, queue, error),
-      inputEnded: (error) =>
-        queue.end(
-          error === undefined ? undefined : new WebSocketError(
-            ErrorCode.ConnectionLost,
-            CloseCode.ClosedAbnormally,
-            "the connection failed",
-            { cause: error },
-          ),
-        ),
-      closing: () => {},
-      finished: () => queue.end(),
-    };
+    connection.handler = new RawSessionEvents(this, connection);
+  }
+
+  #ensureQueue(): IncomingQueue<Frame> {
+    if (this.#queue === null) {
+      this.#queue = new IncomingQueue<Frame>(INCOMING_HIGH_WATER_MARK, frameSize, this.#connection);
+      // Taken over by a session built on top: this one's `incoming` has ended.
+      if (this.#takenOver) this.#queue.end();
+    }
+    return this.#queue;
   }
 
   /** Frames from the peer, in order; iterate with `for await`. */
   get incoming(): ReadableStream<Frame> {
-    return this.#queue.stream();
+    return this.#ensureQueue().stream();
   }
 
   /** Frames to the peer: writing is `send`, closing ends our side of the connection. */
@@ -201,5 +199,40 @@ export class RawWebSocketSession implements WebSocketSession {
   /** Drops the connection at once. */
   terminate(): void {
     this.#connection.destroy();
+  }
+}
+
+/** A RAW session's connection events: one object, no closures. */
+class RawSessionEvents implements ConnectionHandler {
+  readonly #session: RawWebSocketSession;
+  readonly #connection: Connection;
+
+  constructor(session: RawWebSocketSession, connection: Connection) {
+    this.#session = session;
+    this.#connection = connection;
+  }
+
+  frame(frame: Frame): void {
+    rawQueue(this.#session).push(frame);
+  }
+
+  protocolError(error: WebSocketError): void {
+    failWhenSeen(this.#connection, rawQueue(this.#session), error);
+  }
+
+  inputEnded(error: unknown): void {
+    rawQueue(this.#session).end(
+      error === undefined
+        ? undefined
+        : new WebSocketError(ErrorCode.ConnectionLost, CloseCode.ClosedAbnormally, "the connection failed", {
+          cause: error,
+        }),
+    );
+  }
+
+  closing(): void {}
+
+  finished(): void {
+    rawQueue(this.#session).end();
   }
 }
