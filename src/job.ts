@@ -17,7 +17,9 @@
  */
 export class Job implements PromiseLike<void> {
   readonly #done: Promise<void>;
-  readonly #controller = new AbortController();
+  // Made when `signal` is first asked for: most jobs are only awaited.
+  #controller: AbortController | null = null;
+  #abortReason: unknown = undefined;
   readonly #onCancel: (reason: unknown) => void;
   #active = true;
   #cancelled = false;
@@ -37,9 +39,12 @@ export class Job implements PromiseLike<void> {
 
   #complete(): void {
     this.#active = false;
-    if (!this.#controller.signal.aborted) {
-      this.#controller.abort(new DOMException("the job completed", "AbortError"));
-    }
+    if (this.#controller !== null && !this.#controller.signal.aborted) this.#controller.abort(this.#endReason());
+  }
+
+  /** Why `signal` aborts: the `cancel` reason, or that the job completed (made only when asked for). */
+  #endReason(): unknown {
+    return this.#abortReason ??= new DOMException("the job completed", "AbortError");
   }
 
   /**
@@ -47,6 +52,10 @@ export class Job implements PromiseLike<void> {
    * an `AbortError` when it completed on its own.
    */
   get signal(): AbortSignal {
+    if (this.#controller === null) {
+      this.#controller = new AbortController();
+      if (this.#cancelled || !this.#active) this.#controller.abort(this.#endReason());
+    }
     return this.#controller.signal;
   }
 
@@ -70,7 +79,8 @@ export class Job implements PromiseLike<void> {
     if (!this.#active || this.#cancelled) return;
     this.#cancelled = true;
     const why = reason ?? new DOMException("the job was cancelled", "AbortError");
-    this.#controller.abort(why);
+    this.#abortReason = why;
+    this.#controller?.abort(why);
     this.#onCancel(why);
   }
 

@@ -1,4 +1,3 @@
-import { CloseCode, CloseReason } from "./close_reason.ts";
 import { ErrorCode, HandshakeError, WebSocketError } from "./errors.ts";
 import type { WebSocketExtension, WebSocketExtensionFactory } from "./extensions/extension.ts";
 import { negotiateExtensions } from "./extensions/negotiation.ts";
@@ -189,17 +188,10 @@ export class WebSocketUpgrade {
     const session = createRawSession(connection, this.protocol, extensions);
     const onError = options.onError ?? reportToConsole;
 
-    const signals = [engineContext.signal, userContext.signal].filter((s): s is AbortSignal => s !== undefined);
     // An aborted context closes with 1001 Going Away and waits, up to the
     // close timeout, for the peer's answer; `job.cancel()` drops at once.
-    const goAway = () => connection.close(new CloseReason(CloseCode.GoingAway, ""));
-    for (const s of signals) {
-      if (s.aborted) goAway();
-      else s.addEventListener("abort", goAway, { once: true });
-    }
-    connection.finished.then(() => {
-      for (const s of signals) s.removeEventListener("abort", goAway);
-    });
+    if (engineContext.signal !== undefined) connection.closeOnAbort(engineContext.signal);
+    if (userContext.signal !== undefined) connection.closeOnAbort(userContext.signal);
 
     // The handler's synchronous part runs before the first byte is read, so
     // a session built on top of the RAW one (the default session) is in place

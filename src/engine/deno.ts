@@ -40,7 +40,7 @@ export type { HttpOptions } from "../http/options.ts";
  * Read buffer sizes: an idle connection holds the smallest while its read
  * is pending; a busy one grows up to the largest.
  */
-const READ_MIN = 8 * 1024, READ_MAX = 64 * 1024;
+const READ_MIN = 1024, READ_MAX = 64 * 1024;
 /** Queued small writes are joined up to this size into one `conn.write`. */
 const COALESCE_LIMIT = 64 * 1024;
 

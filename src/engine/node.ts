@@ -48,6 +48,24 @@ export type {
 } from "../http/serve_types.ts";
 export type { HttpOptions } from "../http/options.ts";
 
+/** Where a socket's transport sits on the socket, so that its listeners can be shared functions. */
+const TRANSPORT_OF = Symbol("hybi.nodeTransport");
+type TransportedSocket = net.Socket & { [TRANSPORT_OF]: NodeSocketTransport };
+
+// The socket listeners, one function each for all sockets (`this` is the socket).
+function onSocketError(this: TransportedSocket, error: Error): void {
+  this[TRANSPORT_OF].onError(error);
+}
+function onSocketClose(this: TransportedSocket): void {
+  this[TRANSPORT_OF].onClose();
+}
+function onSocketData(this: TransportedSocket, chunk: Uint8Array): void {
+  this[TRANSPORT_OF].onData(chunk);
+}
+function onSocketEnd(this: TransportedSocket): void {
+  this[TRANSPORT_OF].onEnd();
+}
+
 /** A {@linkcode SocketTransport} over a Node socket (`net.Socket`, `tls.TLSSocket`, or an upgraded `Duplex`). */
 class NodeSocketTransport implements SocketTransport {
   readonly #socket: net.Socket;
@@ -58,26 +76,44 @@ class NodeSocketTransport implements SocketTransport {
   #outputEnded = false;
   #destroyed = false;
   #error: unknown = undefined;
-  #flushWaiters: (() => void)[] = [];
+  #flushWaiters: (() => void)[] | null = null;
   readonly closed: Promise<void>;
+  #resolveClosed!: () => void;
 
   constructor(socket: net.Socket, highWaterMark: number) {
     this.#socket = socket;
     this.#highWaterMark = highWaterMark;
-    let resolveClosed!: () => void;
-    this.closed = new Promise((resolve) => resolveClosed = resolve);
-    socket.on("error", (error) => {
-      this.#error = error;
-    });
-    socket.on("close", () => {
-      if (!this.#destroyed && !this.#inputEnded && this.#sink !== null) {
-        this.#inputEnded = true;
-        this.#sink.end(this.#error ?? new Error("the connection closed"));
-      }
-      this.#destroyed = true;
-      this.#wakeFlushWaiters();
-      resolveClosed();
-    });
+    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+    (socket as TransportedSocket)[TRANSPORT_OF] = this;
+    socket.on("error", onSocketError);
+    socket.on("close", onSocketClose);
+  }
+
+  onError(error: Error): void {
+    this.#error = error;
+  }
+
+  onClose(): void {
+    if (!this.#destroyed && !this.#inputEnded && this.#sink !== null) {
+      this.#inputEnded = true;
+      this.#sink.end(this.#error ?? new Error("the connection closed"));
+    }
+    this.#destroyed = true;
+    this.#wakeFlushWaiters();
+    this.#resolveClosed();
+  }
+
+  onData(chunk: Uint8Array): void {
+    if (this.#destroyed) return;
+    // A Buffer, handed on as it is: the HTTP front and the frame reader give
+    // the application plain Uint8Array views only.
+    this.#sink!.data(chunk);
+  }
+
+  onEnd(): void {
+    if (this.#destroyed || this.#inputEnded) return;
+    this.#inputEnded = true;
+    this.#sink!.end(undefined);
   }
 
   get bufferedAmount(): number {
@@ -88,17 +124,8 @@ class NodeSocketTransport implements SocketTransport {
     if (this.#sink !== null) throw new Error("a transport starts once");
     this.#sink = sink;
     const socket = this.#socket;
-    socket.on("data", (chunk: Uint8Array) => {
-      if (this.#destroyed) return;
-      // A Buffer, handed on as it is: the HTTP front and the frame reader give
-      // the application plain Uint8Array views only.
-      this.#sink!.data(chunk);
-    });
-    socket.on("end", () => {
-      if (this.#destroyed || this.#inputEnded) return;
-      this.#inputEnded = true;
-      this.#sink!.end(undefined);
-    });
+    socket.on("data", onSocketData);
+    socket.on("end", onSocketEnd);
     socket.resume();
   }
 
@@ -111,10 +138,11 @@ class NodeSocketTransport implements SocketTransport {
   }
 
   // Per write in order: its chunk and `done` (null when none was given); Node calls write callbacks in order.
-  #written: (Uint8Array | ((chunk: Uint8Array) => void) | null)[] = [];
+  #written: (Uint8Array | ((chunk: Uint8Array) => void) | null)[] | null = null;
+  #afterWriteCallback: (() => void) | null = null;
 
-  readonly #afterWrite = (): void => {
-    const written = this.#written;
+  #afterWrite(): void {
+    const written = this.#written!;
     if (written.length > 0) {
       const chunk = written.shift() as Uint8Array | null;
       const done = written.shift() as ((chunk: Uint8Array) => void) | null;
@@ -128,12 +156,12 @@ class NodeSocketTransport implements SocketTransport {
       this.#needDrain = false;
       this.#sink?.drain();
     }
-  };
+  }
 
   write(chunk: Uint8Array, done?: (chunk: Uint8Array) => void): boolean {
     if (this.#outputEnded || this.#destroyed) return false;
-    this.#written.push(done === undefined ? null : chunk, done ?? null);
-    this.#socket.write(chunk, this.#afterWrite);
+    (this.#written ??= []).push(done === undefined ? null : chunk, done ?? null);
+    this.#socket.write(chunk, this.#afterWriteCallback ??= () => this.#afterWrite());
     if (this.#socket.writableLength >= this.#highWaterMark) {
       this.#needDrain = true;
       return false;
@@ -143,13 +171,13 @@ class NodeSocketTransport implements SocketTransport {
 
   flushed(): Promise<void> {
     if (this.#destroyed || this.#socket.writableLength === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#flushWaiters.push(resolve));
+    return new Promise((resolve) => (this.#flushWaiters ??= []).push(resolve));
   }
 
   #wakeFlushWaiters(): void {
     const waiters = this.#flushWaiters;
-    if (waiters.length === 0) return;
-    this.#flushWaiters = [];
+    if (waiters === null || waiters.length === 0) return;
+    this.#flushWaiters = null;
     for (const w of waiters) w();
   }
 
@@ -215,9 +243,13 @@ export async function serve(options: ServeOptions, handler: ServeHandler): Promi
     }, onSocket);
   // Every TCP socket, so that shutdown can drop those still in a TLS handshake.
   const sockets = new Set<net.Socket>();
+  // One close listener for all sockets (`this` is the socket), not a closure each.
+  function forget(this: net.Socket): void {
+    sockets.delete(this);
+  }
   listener.on("connection", (socket: net.Socket) => {
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
+    socket.on("close", forget);
   });
   listener.on("error", (error) => {
     // After listening, a failure to accept one connection (EMFILE …) must not stop the others.

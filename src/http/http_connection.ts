@@ -31,11 +31,10 @@ import type { SocketTransport } from "./socket_transport.ts";
 import { transportStreams } from "./transport_streams.ts";
 import { UpgradedTransport } from "./upgraded_transport.ts";
 
-/** What a connection needs from the server it belongs to. */
+/** What a connection needs from the server it belongs to (one object shared by its connections). */
 export interface ConnectionContext {
   readonly handler: ServeHandler;
   readonly options: ResolvedHttpOptions;
-  readonly info: ServeHandlerInfo;
   /** `"http"` or `"https"`: the scheme of request URLs. */
   readonly scheme: string;
   /** The authority of request URLs when an HTTP/1.0 request has no `Host`. */
@@ -44,8 +43,10 @@ export interface ConnectionContext {
   readonly engineSignal: AbortSignal;
   /** Reports handler and internal failures. */
   onError(error: unknown): void;
-  /** A WebSocket session started on this connection. */
-  onJob(job: Job): void;
+  /** A WebSocket session started on `connection`. */
+  onJob(job: Job, connection: HttpConnection): void;
+  /** `connection`'s socket is closed. */
+  onClosed(connection: HttpConnection): void;
 }
 
 // Connection states.
@@ -120,6 +121,7 @@ function isAbsoluteHttp(target: string): boolean {
 export class HttpConnection {
   readonly #transport: SocketTransport;
   readonly #ctx: ConnectionContext;
+  readonly #info: ServeHandlerInfo;
   readonly #parser: RequestHeadParser;
   #state = READ_HEAD;
   #pending: Uint8Array | null = null;
@@ -140,9 +142,10 @@ export class HttpConnection {
   #drainWaiter: { resolve: () => void; reject: (e: unknown) => void } | null = null;
   #upgraded: UpgradedTransport | null = null;
 
-  constructor(transport: SocketTransport, ctx: ConnectionContext) {
+  constructor(transport: SocketTransport, ctx: ConnectionContext, info: ServeHandlerInfo) {
     this.#transport = transport;
     this.#ctx = ctx;
+    this.#info = info;
     this.#parser = new RequestHeadParser(ctx.options);
     transport.closed.then(() => this.#onClosed());
   }
@@ -433,7 +436,7 @@ export class HttpConnection {
     const ctx = this.#ctx;
     let result: unknown;
     try {
-      result = await ctx.handler(request, ctx.info);
+      result = await ctx.handler(request, this.#info);
     } catch (error) {
       result = this.#errorResponse(error);
     }
@@ -693,7 +696,7 @@ export class HttpConnection {
       this.destroy(error);
       return;
     }
-    this.#ctx.onJob(job);
+    this.#ctx.onJob(job, this);
   }
 
   // ---- closing and timers ----
@@ -726,6 +729,7 @@ export class HttpConnection {
     if (this.#state === CLOSED) return;
     const wasUpgraded = this.#state === UPGRADED;
     this.#state = CLOSED;
+    this.#ctx.onClosed(this);
     this.#clearTimer();
     this.#pending = null;
     if (!wasUpgraded) this.#failRequest();

@@ -7,9 +7,9 @@
  * @module
  */
 import type { Job } from "../job.ts";
-import { HttpConnection } from "./http_connection.ts";
+import { type ConnectionContext, HttpConnection } from "./http_connection.ts";
 import { type ResolvedHttpOptions, resolveHttpOptions } from "./options.ts";
-import type { NetAddr, ServeHandler, ServeHandlerInfo, ServeOptions, Server, ShutdownOptions } from "./serve_types.ts";
+import type { NetAddr, ServeHandler, ServeOptions, Server, ShutdownOptions } from "./serve_types.ts";
 import type { SocketTransport } from "./socket_transport.ts";
 
 /** Default of {@linkcode ServeOptions.shutdownTimeout}. */
@@ -59,6 +59,7 @@ export class HttpServer implements Server {
   #shutdown: Promise<void> | null = null;
   #finished: Promise<void>;
   #resolveFinished!: () => void;
+  #context: ConnectionContext | null = null;
 
   /**
    * @param options The options given to `serve`.
@@ -125,20 +126,24 @@ export class HttpServer implements Server {
       transport.destroy();
       return;
     }
-    const info: ServeHandlerInfo = { remoteAddr };
-    const connection = new HttpConnection(transport, {
+    const connection = new HttpConnection(transport, this.#context ??= this.#makeContext(), { remoteAddr });
+    this.#connections.add(connection);
+    connection.start();
+  }
+
+  /** What every connection of this server shares (made once listening, when the authority is known). */
+  #makeContext(): ConnectionContext {
+    const connections = this.#connections;
+    return {
       handler: this.#handler,
       options: this.#http,
-      info,
       scheme: this.#scheme,
       defaultAuthority: this.#authority,
       engineSignal: this.#engine.signal,
       onError: (error) => this.#report(error),
-      onJob: (job) => this.#track(job, connection),
-    });
-    this.#connections.add(connection);
-    connection.closed.then(() => this.#connections.delete(connection));
-    connection.start();
+      onJob: (job, connection) => this.#track(job, connection),
+      onClosed: (connection) => connections.delete(connection),
+    };
   }
 
   #track(job: Job, connection: HttpConnection): void {

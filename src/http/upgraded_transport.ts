@@ -33,13 +33,25 @@ export class UpgradedTransport implements Transport {
   readonly defer?: (task: () => void) => void;
 
   /** Where the HTTP front forwards the socket's events once it handed the socket over. */
-  readonly socketSink: TransportSink = {
-    data: (chunk) => this.#onData(chunk),
-    end: (error) => this.#onEnd(error),
-    drain: () => {
-      if (!this.#destroyed) this.#sink?.drain();
-    },
-  };
+  get socketSink(): TransportSink {
+    return this.#socketSink ??= new SocketEvents(this);
+  }
+  #socketSink: TransportSink | null = null;
+
+  /** A socket event forwarded by the HTTP front (through `socketSink`). */
+  onSocketData(chunk: Uint8Array): void {
+    this.#onData(chunk);
+  }
+
+  /** A socket event forwarded by the HTTP front (through `socketSink`). */
+  onSocketEnd(error: unknown): void {
+    this.#onEnd(error);
+  }
+
+  /** A socket event forwarded by the HTTP front (through `socketSink`). */
+  onSocketDrain(): void {
+    if (!this.#destroyed) this.#sink?.drain();
+  }
 
   #onData(chunk: Uint8Array): void {
     if (this.#destroyed) return;
@@ -115,4 +127,25 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a);
   out.set(b, a.length);
   return out;
+}
+
+/** The socket's events, forwarded to an {@linkcode UpgradedTransport}: one object, no closures. */
+class SocketEvents implements TransportSink {
+  readonly #transport: UpgradedTransport;
+
+  constructor(transport: UpgradedTransport) {
+    this.#transport = transport;
+  }
+
+  data(chunk: Uint8Array): void {
+    this.#transport.onSocketData(chunk);
+  }
+
+  end(error: unknown): void {
+    this.#transport.onSocketEnd(error);
+  }
+
+  drain(): void {
+    this.#transport.onSocketDrain();
+  }
 }

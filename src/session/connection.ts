@@ -121,6 +121,8 @@ export class Connection implements TransportSink {
 
   #finished: Promise<void>;
   #resolveFinished!: () => void;
+  // Context signals whose abort closes this connection (see `closeOnAbort`).
+  #abortSignals: AbortSignal[] | null = null;
 
   constructor(transport: Transport, options: ConnectionOptions = {}) {
     const role = options.role ?? "server";
@@ -415,6 +417,31 @@ export class Connection implements TransportSink {
     if (this.writable) void this.send(new CloseFrame(reason));
   }
 
+  /**
+   * Closes with 1001 Going Away when `signal` aborts (at once when it has),
+   * then gives the peer the close timeout to answer.
+   */
+  closeOnAbort(signal: AbortSignal): void {
+    if (signal.aborted) {
+      this.goAway();
+      return;
+    }
+    if (this.#state === FINISHED) return;
+    let connections = closingOnAbort.get(signal);
+    if (connections === undefined) {
+      connections = new Set();
+      closingOnAbort.set(signal, connections);
+      signal.addEventListener("abort", onContextAbort, { once: true });
+    }
+    connections.add(this);
+    (this.#abortSignals ??= []).push(signal);
+  }
+
+  /** Starts the close handshake with 1001 Going Away. */
+  goAway(): void {
+    this.close(new CloseReason(CloseCode.GoingAway, ""));
+  }
+
   /** (Re)starts the timer that drops a connection whose peer stopped answering. */
   #startTimer(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
@@ -475,6 +502,11 @@ export class Connection implements TransportSink {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#rejectWaiters();
     this.#controller?.abort(finishedError());
+    const signals = this.#abortSignals;
+    if (signals !== null) {
+      this.#abortSignals = null;
+      for (const s of signals) closingOnAbort.get(s)?.delete(this);
+    }
     this.handler?.finished();
     this.#resolveFinished();
   }
@@ -486,6 +518,21 @@ export class Connection implements TransportSink {
     const error = closedError();
     for (const w of waiters) w.reject(error);
   }
+}
+
+/**
+ * The connections each context signal closes when it aborts: one `abort`
+ * listener per signal, not one per connection (an `EventTarget` scans its
+ * listeners on every add and remove, so 10,000 connections on one server's
+ * signal would cost quadratic time to open and to close).
+ */
+const closingOnAbort: WeakMap<AbortSignal, Set<Connection>> = new WeakMap();
+
+function onContextAbort(this: AbortSignal): void {
+  const connections = closingOnAbort.get(this);
+  if (connections === undefined) return;
+  closingOnAbort.delete(this);
+  for (const connection of connections) connection.goAway();
 }
 
 function finishedError(): WebSocketError {

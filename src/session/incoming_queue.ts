@@ -29,8 +29,8 @@ export class IncomingQueue<T> {
   #full = false;
   #everRead = false;
   #onDrained: (() => void) | null = null;
-  // Called once a read returns the end (or the error): the iterator's lock release.
-  #onEndRead: (() => void) | null = null;
+  // Released once a read returns the end (or the error): the iterator holding the stream's lock.
+  #onEndRead: QueueIterator<T> | null = null;
   #stream: ReadableStream<T> | null = null;
   readonly #highWaterMark: number;
   readonly #sizeOf: (item: T) => number;
@@ -94,10 +94,10 @@ export class IncomingQueue<T> {
   }
 
   #endRead(): void {
-    const hook = this.#onEndRead;
-    if (hook !== null) {
+    const iterator = this.#onEndRead;
+    if (iterator !== null) {
       this.#onEndRead = null;
-      hook();
+      iterator.release();
     }
   }
 
@@ -160,46 +160,81 @@ export class IncomingQueue<T> {
    */
   stream(): ReadableStream<T> {
     if (this.#stream !== null) return this.#stream;
-    const stream = new ReadableStream<T>({
-      pull: async (controller) => {
-        try {
-          const r = await this.next();
-          if (r.done) controller.close();
-          else controller.enqueue(r.value);
-        } catch (e) {
-          controller.error(e);
-        }
-      },
-    }, { highWaterMark: 0 });
-    const iterate = (): AsyncIterableIterator<T> => {
-      const lock = stream.getReader();
-      let released = false;
-      const release = () => {
-        if (!released) {
-          released = true;
-          lock.releaseLock();
-        }
-      };
-      // Released when a read returns the end or the error (not with a callback per read).
-      this.#onEndRead = release;
-      const iterator: AsyncIterableIterator<T> = {
-        next: () => {
-          if (released) return Promise.resolve(DONE);
-          return this.next();
-        },
-        return: (value?: unknown) => {
-          release();
-          return Promise.resolve({ done: true, value: value as undefined });
-        },
-        [Symbol.asyncIterator]() {
-          return iterator;
-        },
-      };
-      return iterator;
-    };
-    Object.defineProperty(stream, Symbol.asyncIterator, { value: iterate, configurable: true, writable: true });
-    Object.defineProperty(stream, "values", { value: iterate, configurable: true, writable: true });
+    const stream = new ReadableStream<T>(new QueueSource(this), { highWaterMark: 0 }) as QueueStream<T>;
+    Object.defineProperty(stream, QUEUE, { value: this });
+    Object.defineProperty(stream, Symbol.asyncIterator, { value: iterateQueue, configurable: true, writable: true });
+    Object.defineProperty(stream, "values", { value: iterateQueue, configurable: true, writable: true });
     this.#stream = stream;
     return stream;
+  }
+
+  /** Makes `iterator` the one released once a read returns the end or the error. */
+  setIterator(iterator: QueueIterator<T>): void {
+    this.#onEndRead = iterator;
+  }
+}
+
+const QUEUE = Symbol("hybi.queue");
+type QueueStream<T> = ReadableStream<T> & { [QUEUE]: IncomingQueue<T> };
+
+/** `stream[Symbol.asyncIterator]` of every queue's stream (`this` is the stream). */
+function iterateQueue<T>(this: QueueStream<T>): AsyncIterableIterator<T> {
+  return new QueueIterator(this[QUEUE], this.getReader());
+}
+
+/** The stream's source when it is read as a stream (not with `for await`). */
+class QueueSource<T> implements UnderlyingDefaultSource<T> {
+  readonly #queue: IncomingQueue<T>;
+
+  constructor(queue: IncomingQueue<T>) {
+    this.#queue = queue;
+  }
+
+  async pull(controller: ReadableStreamDefaultController<T>): Promise<void> {
+    try {
+      const r = await this.#queue.next();
+      if (r.done) controller.close();
+      else controller.enqueue(r.value);
+    } catch (e) {
+      controller.error(e);
+    }
+  }
+}
+
+/**
+ * `for await` over a queue's stream: holds the stream's lock, reads the
+ * queue directly, and lets go of the lock once the queue ends or the loop
+ * is left.
+ */
+class QueueIterator<T> implements AsyncIterableIterator<T> {
+  readonly #queue: IncomingQueue<T>;
+  #lock: ReadableStreamDefaultReader<T> | null;
+
+  constructor(queue: IncomingQueue<T>, lock: ReadableStreamDefaultReader<T>) {
+    this.#queue = queue;
+    this.#lock = lock;
+    queue.setIterator(this);
+  }
+
+  next(): Promise<IteratorResult<T>> {
+    if (this.#lock === null) return Promise.resolve(DONE);
+    return this.#queue.next();
+  }
+
+  return(value?: unknown): Promise<IteratorResult<T>> {
+    this.release();
+    return Promise.resolve({ done: true, value: value as undefined });
+  }
+
+  /** Lets go of the stream's lock (once). */
+  release(): void {
+    const lock = this.#lock;
+    if (lock === null) return;
+    this.#lock = null;
+    lock.releaseLock();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
+    return this;
   }
 }
