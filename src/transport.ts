@@ -58,6 +58,10 @@ export interface Transport {
    * an upgrade) steps out of the way.
    */
   redirect?(sink: TransportSink): void;
+  /** Optional: holds the writes that follow until `uncork`, to send them in one system call. */
+  cork?(): void;
+  /** Optional: sends the writes held since `cork`. */
+  uncork?(): void;
 }
 
 /** Property under which an engine attaches a native transport to its streams. */

@@ -197,6 +197,14 @@ class NodeSocketTransport implements SocketTransport {
     this.#sink = sink;
   }
 
+  cork(): void {
+    this.#socket.cork();
+  }
+
+  uncork(): void {
+    this.#socket.uncork();
+  }
+
   /** A tick queued from a promise reaction runs once the microtask queue is empty. */
   defer(task: () => void): void {
     process.nextTick(task);

@@ -13,6 +13,9 @@ export let payloadSource: (frame: Frame) => Uint8Array;
 /** Where a frame's payload starts in `payloadSource`. */
 export let payloadStart: (frame: Frame) => number;
 let inChunk: <F extends Frame>(frame: F, source: Uint8Array, start: number, length: number) => F;
+let inParts: <F extends Frame>(frame: F, parts: Uint8Array[], length: number) => F;
+/** The pieces a frame's payload arrived in, in order, when it is kept that way; otherwise null. */
+export let payloadParts: (frame: Frame) => readonly Uint8Array[] | null;
 
 /**
  * One WebSocket frame, as in Ktor: a type, `fin`, the three RSV bits and the
@@ -50,6 +53,8 @@ export abstract class Frame {
   #source: Uint8Array;
   #start: number;
   #length: number;
+  // A large frame that arrived over several chunks: their (unmasked) pieces, joined only if `data` is asked for.
+  #parts: Uint8Array[] | null;
 
   /**
 
@@ -80,12 +85,25 @@ export abstract class Frame {
     this.#source = data;
     this.#start = 0;
     this.#length = data.length;
+    this.#parts = null;
   }
 
   /** The unmasked payload. */
   get data(): Uint8Array {
     const data = this.#data;
     if (data !== null) return data;
+    const parts = this.#parts;
+    if (parts !== null) {
+      const joined = new Uint8Array(this.#length);
+      let offset = 0;
+      for (const part of parts) {
+        joined.set(part, offset);
+        offset += part.length;
+      }
+      this.#parts = null;
+      this.#source = joined;
+      return this.#data = joined;
+    }
     // A plain view even when the chunk is a runtime's subclass (Node's and Bun's Buffer).
     const source = this.#source;
     return this.#data = new Uint8Array(source.buffer, source.byteOffset + this.#start, this.#length);
@@ -93,8 +111,16 @@ export abstract class Frame {
 
   static {
     payloadLength = (frame) => frame.#length;
-    payloadSource = (frame) => frame.#data ?? frame.#source;
+    payloadSource = (frame) => frame.#parts !== null ? frame.data : frame.#data ?? frame.#source;
     payloadStart = (frame) => frame.#data === null ? frame.#start : 0;
+    payloadParts = (frame) => frame.#parts;
+    inParts = (frame, parts, length) => {
+      frame.#data = null;
+      frame.#parts = parts;
+      frame.#start = 0;
+      frame.#length = length;
+      return frame;
+    };
     inChunk = (frame, source, start, length) => {
       frame.#data = null;
       frame.#source = source;
@@ -372,6 +398,14 @@ function encodeCloseReason(reason: CloseReason | null | undefined): Uint8Array {
  * loop, which beats `set` (and a view) below a few dozen bytes.
  */
 export function copyPayload(frame: Frame, target: Uint8Array, offset: number): void {
+  const parts = payloadParts(frame);
+  if (parts !== null) {
+    for (const part of parts) {
+      target.set(part, offset);
+      offset += part.length;
+    }
+    return;
+  }
   const length = payloadLength(frame);
   const source = payloadSource(frame);
   const start = payloadStart(frame);
@@ -405,6 +439,19 @@ export function frameInChunk(
   rsv3: boolean,
 ): Frame {
   return inChunk(frameOf(opcode, fin, EMPTY, rsv1, rsv2, rsv3), source, start, length);
+}
+
+/** A frame whose payload is kept as the pieces it arrived in (see `payloadParts`). */
+export function frameInParts(
+  opcode: number,
+  fin: boolean,
+  parts: Uint8Array[],
+  length: number,
+  rsv1: boolean,
+  rsv2: boolean,
+  rsv3: boolean,
+): Frame {
+  return inParts(frameOf(opcode, fin, EMPTY, rsv1, rsv2, rsv3), parts, length);
 }
 
 /**

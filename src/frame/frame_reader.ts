@@ -1,6 +1,6 @@
 import { CloseCode } from "../close_reason.ts";
 import { ErrorCode, WebSocketError } from "../errors.ts";
-import { type Frame, frameInChunk, frameOf } from "./frame.ts";
+import { type Frame, frameInChunk, frameInParts, frameOf } from "./frame.ts";
 import { maskWithKey } from "./mask.ts";
 
 /** Options of a {@linkcode FrameReader}. */
@@ -32,6 +32,16 @@ const EMPTY = new Uint8Array(0);
 // that the buffer grows by doubling, so a peer that announces a huge frame
 // and sends little reserves little.
 const EXACT_PAYLOAD_LIMIT = 64 * 1024;
+// A frame at least this long that straddles chunks is not gathered at all:
+// its pieces stay where they arrived (unmasked in place) and the frame keeps
+// the list, so an echo writes them out without a copy and a consumer that
+// wants one buffer pays for one join. (A socket read is at most 64 KiB on
+// Node, so every large frame straddles.)
+const PARTS_THRESHOLD = 16 * 1024;
+// Pieces of a large frame shorter than this are copied together rather than
+// kept as views each (a view costs ~100 bytes: a peer trickling bytes must
+// not cost far more memory than it sends).
+const SMALL_PIECE = 4096;
 
 /**
  * An incremental WebSocket frame parser (RFC 6455 §5.2). It does no I/O:
@@ -42,7 +52,9 @@ const EXACT_PAYLOAD_LIMIT = 64 * 1024;
  *
  * Payloads are unmasked in place: a frame that lies whole in a pushed chunk
  * is returned as a view of that chunk, so the chunk must not be reused by its
- * producer. A frame split across chunks is gathered into one buffer.
+ * producer. A small frame split across chunks is gathered into one buffer; a
+ * large one keeps the pieces it arrived in (views of the chunks), joined only
+ * when its `data` is asked for.
  *
  * @example
  * ```ts
@@ -80,6 +92,10 @@ export class FrameReader {
   #m3 = 0;
   #length = 0;
   #payload: Uint8Array = EMPTY;
+  #parts: Uint8Array[] | null = null;
+  // Where small pieces of a large frame are gathered before joining `#parts`.
+  #tail: Uint8Array = EMPTY;
+  #tailLength = 0;
   #received = 0;
 
   /**
@@ -115,9 +131,23 @@ export class FrameReader {
     return this.#inPayload ? this.#b0 & 0x70 : 0;
   }
 
-  /** The unmasked payload received so far of the frame in `pendingOpcode` (a view). */
+  /** The unmasked payload received so far of the frame in `pendingOpcode`. */
   get pendingPayload(): Uint8Array {
-    return this.#payload.subarray(0, this.#received);
+    if (this.#parts === null) return this.#payload.subarray(0, this.#received);
+    const joined = new Uint8Array(this.#received);
+    let offset = 0;
+    for (const part of this.pendingParts) {
+      joined.set(part, offset);
+      offset += part.length;
+    }
+    return joined;
+  }
+
+  /** `pendingPayload` as the pieces it arrived in (no copy), for the connection's fail-fast checks. */
+  get pendingParts(): readonly Uint8Array[] {
+    const parts = this.#parts;
+    if (parts === null) return [this.#payload.subarray(0, this.#received)];
+    return this.#tailLength === 0 ? parts : [...parts, this.#tail.subarray(0, this.#tailLength)];
   }
 
   /** Bytes pushed but not yet consumed by `read`. */
@@ -262,6 +292,7 @@ export class FrameReader {
     this.#inPayload = true;
     this.#received = 0;
     this.#payload = EMPTY;
+    if (length >= PARTS_THRESHOLD) this.#parts = [];
     return this.#readPayload();
   }
 
@@ -286,6 +317,7 @@ export class FrameReader {
   }
 
   #readPayload(): Frame | null {
+    if (this.#parts !== null) return this.#readParts();
     const chunk = this.#chunk;
     const pos = this.#pos;
     const want = this.#length - this.#received;
@@ -320,6 +352,67 @@ export class FrameReader {
     this.#payload = EMPTY;
     this.#inPayload = false;
     return this.#emit(data);
+  }
+
+  /**
+   * `#readPayload` of a large frame: unmasks the piece in place and keeps
+   * it, or copies it to `#tail` when it is small.
+   */
+  #readParts(): Frame | null {
+    const chunk = this.#chunk;
+    const pos = this.#pos;
+    const take = Math.min(this.#length - this.#received, chunk.length - pos);
+    const parts = this.#parts!;
+    if (take > 0) {
+      let target = chunk, at = pos;
+      if (take < SMALL_PIECE) {
+        if (this.#tailLength + take > this.#tail.length) {
+          this.#keepTail();
+          this.#tail = new Uint8Array(Math.min(4 * SMALL_PIECE, this.#length - this.#received));
+        }
+        target = this.#tail;
+        at = this.#tailLength;
+        target.set(pos === 0 && take === chunk.length ? chunk : chunk.subarray(pos, pos + take), at);
+        this.#tailLength += take;
+      } else {
+        this.#keepTail();
+        parts.push(pos === 0 && take === chunk.length ? chunk : chunk.subarray(pos, pos + take));
+      }
+      if (this.#masked) {
+        // The key rotated by how many payload bytes came before.
+        const r = this.#received & 3, end = at + take;
+        const m0 = this.#m0, m1 = this.#m1, m2 = this.#m2, m3 = this.#m3;
+        if (r === 0) maskWithKey(target, at, end, m0, m1, m2, m3);
+        else if (r === 1) maskWithKey(target, at, end, m1, m2, m3, m0);
+        else if (r === 2) maskWithKey(target, at, end, m2, m3, m0, m1);
+        else maskWithKey(target, at, end, m3, m0, m1, m2);
+      }
+      this.#received += take;
+      this.#pos = pos + take;
+    }
+    if (this.#received < this.#length) return null;
+    this.#keepTail();
+    this.#tail = EMPTY;
+    this.#parts = null;
+    this.#inPayload = false;
+    const b0 = this.#b0;
+    return frameInParts(
+      b0 & 0x0f,
+      (b0 & 0x80) !== 0,
+      parts,
+      this.#length,
+      (b0 & 0x40) !== 0,
+      (b0 & 0x20) !== 0,
+      (b0 & 0x10) !== 0,
+    );
+  }
+
+  /** Moves what `#tail` holds to `#parts`; the rest of `#tail` is used no more. */
+  #keepTail(): void {
+    if (this.#tailLength === 0) return;
+    this.#parts!.push(this.#tail.subarray(0, this.#tailLength));
+    this.#tail = this.#tail.subarray(this.#tailLength);
+    this.#tailLength = 0;
   }
 
   #emit(data: Uint8Array): Frame {

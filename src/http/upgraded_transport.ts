@@ -27,7 +27,16 @@ export class UpgradedTransport implements Transport {
     this.#socket = socket;
     this.#pending = pending !== null && pending.length > 0 ? pending : null;
     if (socket.defer !== undefined) this.defer = socket.defer.bind(socket);
+    if (socket.cork !== undefined && socket.uncork !== undefined) {
+      this.cork = socket.cork.bind(socket);
+      this.uncork = socket.uncork.bind(socket);
+    }
   }
+
+  /** The socket transport's `cork`, when it has one. */
+  readonly cork?: () => void;
+  /** The socket transport's `uncork`, when it has one. */
+  readonly uncork?: () => void;
 
   /** The socket transport's `defer`, when it has one. */
   readonly defer?: (task: () => void) => void;

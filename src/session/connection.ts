@@ -7,7 +7,7 @@
  */
 import { CloseCode, CloseReason } from "../close_reason.ts";
 import { ErrorCode, WebSocketError } from "../errors.ts";
-import { CloseFrame, type Frame, payloadLength } from "../frame/frame.ts";
+import { CloseFrame, type Frame, payloadLength, payloadParts } from "../frame/frame.ts";
 import { FrameReader } from "../frame/frame_reader.ts";
 import { FrameWriter, headerLength } from "../frame/frame_writer.ts";
 import { DEFAULT_WRITE_HIGH_WATER_MARK, type Transport, type TransportSink } from "../transport.ts";
@@ -25,9 +25,10 @@ export interface ConnectionHandler {
   protocolError(error: WebSocketError): void;
   /**
    * Bytes of a frame that is not complete yet, at the end of a read: the
-   * payload received so far (unmasked). Lets a session fail fast.
+   * payload received so far (unmasked), in the pieces it arrived in. Lets a
+   * session fail fast.
    */
-  partial?(opcode: number, received: Uint8Array): void;
+  partial?(opcode: number, received: readonly Uint8Array[]): void;
   /** The input ended (`error` undefined on a clean end of stream). */
   inputEnded(error: unknown): void;
   /** A close frame is being sent (by `send`, `close` or `fail`). */
@@ -228,7 +229,7 @@ export class Connection implements TransportSink {
         if (frame === null) {
           const partial = this.handler!.partial;
           if (partial !== undefined && this.reader.pendingOpcode >= 0) {
-            partial.call(this.handler, this.reader.pendingOpcode, this.reader.pendingPayload);
+            partial.call(this.handler, this.reader.pendingOpcode, this.reader.pendingParts);
           }
           break;
         }
@@ -299,8 +300,14 @@ export class Connection implements TransportSink {
     if (!writer.masking && length >= DIRECT_WRITE_THRESHOLD) {
       this.#reserve(headerLength(length, false));
       this.#batchLength = writer.encodeHeader(frame, length, this.#batch, this.#batchLength);
+      // Header and payload in one system call where the transport can gather writes.
+      const transport = this.#transport;
+      transport.cork?.();
       this.#flushBatch();
-      this.#transport.write(frame.data);
+      const parts = payloadParts(frame);
+      if (parts === null) transport.write(frame.data);
+      else for (const part of parts) transport.write(part);
+      transport.uncork?.();
       return;
     }
     this.#reserve(headerLength(length, writer.masking) + length);

@@ -6,6 +6,7 @@ import {
   CloseFrame,
   type Frame,
   payloadLength,
+  payloadParts,
   payloadSource,
   payloadStart,
   PingFrame,
@@ -52,6 +53,17 @@ function protocolError(code: ErrorCode, message: string): WebSocketError {
   return new WebSocketError(code, CloseCode.ProtocolError, message);
 }
 
+/** Checks the bytes of `parts` (one payload in pieces) from byte `from` of the whole on. */
+function pushParts(utf8: Utf8Validator, parts: readonly Uint8Array[], from: number): boolean {
+  let offset = 0;
+  for (const part of parts) {
+    const end = offset + part.length;
+    if (end > from && !utf8.push(part, from > offset ? from - offset : 0)) return false;
+    offset = end;
+  }
+  return true;
+}
+
 function invalidUtf8(what: string): WebSocketError {
   return new WebSocketError(ErrorCode.InvalidUtf8, CloseCode.NotConsistent, `${what} is not valid UTF-8`);
 }
@@ -60,7 +72,7 @@ function invalidUtf8(what: string): WebSocketError {
 let events: {
   frame(session: DefaultWebSocketSession, frame: Frame): void;
   protocolError(session: DefaultWebSocketSession, error: WebSocketError): void;
-  partial(session: DefaultWebSocketSession, opcode: number, received: Uint8Array): void;
+  partial(session: DefaultWebSocketSession, opcode: number, received: readonly Uint8Array[]): void;
   inputEnded(session: DefaultWebSocketSession, error: unknown): void;
   closing(session: DefaultWebSocketSession, frame: CloseFrame): void;
   finished(session: DefaultWebSocketSession): void;
@@ -395,14 +407,14 @@ export class DefaultWebSocketSession implements WebSocketSession {
         if (frame.fin) return this.#onWholeMessage(frame, validated);
         this.#messageOpcode = frame.opcode;
         if (validated === 0) this.#utf8.reset();
-        return this.#append(frame.data, false, validated);
+        return this.#appendFrame(frame, false, validated);
       case 0x0:
         if (rsv !== 0) throw protocolError(ErrorCode.UnexpectedRsv, "RSV bits set on a continuation frame");
         if (this.#messageOpcode === 0) {
           throw protocolError(ErrorCode.UnexpectedContinuation, "a continuation frame with no message to continue");
         }
         if (this.#messageExtension !== null) return this.#decode(frame);
-        return this.#append(frame.data, frame.fin, validated);
+        return this.#appendFrame(frame, frame.fin, validated);
     }
     if (rsv !== 0) throw protocolError(ErrorCode.UnexpectedRsv, "RSV bits set on a control frame");
     switch (frame.opcode) {
@@ -419,7 +431,7 @@ export class DefaultWebSocketSession implements WebSocketSession {
    * Checks the part of a frame received so far, so that a message that can
    * no longer be valid fails now, not when the frame completes.
    */
-  #onPartial(opcode: number, received: Uint8Array): void {
+  #onPartial(opcode: number, received: readonly Uint8Array[]): void {
     // An extension's frames carry encoded bytes: they are checked once decoded.
     if (this.#messageExtension !== null || this.#connection.reader.pendingRsv !== 0) return;
     if (opcode === 0x0) {
@@ -436,11 +448,26 @@ export class DefaultWebSocketSession implements WebSocketSession {
     } else {
       return;
     }
-    if (this.#messageLength + received.length > this.#maxMessageSize) {
-      throw this.#tooBig(this.#messageLength + received.length);
+    let length = 0;
+    for (const part of received) length += part.length;
+    if (this.#messageLength + length > this.#maxMessageSize) throw this.#tooBig(this.#messageLength + length);
+    if (!pushParts(this.#utf8, received, this.#partialValidated)) throw invalidUtf8("a text message");
+    this.#partialValidated = length;
+  }
+
+  /** `#append` of a frame's payload, piece by piece when it arrived in pieces. */
+  #appendFrame(frame: Frame, fin: boolean, validated: number): void {
+    const parts = payloadParts(frame);
+    if (parts === null) return this.#append(frame.data, fin, validated);
+    let offset = 0;
+    const last = parts.length - 1;
+    for (let i = 0; i <= last; i++) {
+      const part = parts[i];
+      // Bytes of this piece already checked as the frame arrived.
+      const checked = Math.max(0, Math.min(part.length, validated - offset));
+      offset += part.length;
+      this.#append(part, fin && i === last, checked);
     }
-    if (!this.#utf8.push(received, this.#partialValidated)) throw invalidUtf8("a text message");
-    this.#partialValidated = received.length;
   }
 
   /** The session's validator, for text split across frames. */
@@ -455,8 +482,11 @@ export class DefaultWebSocketSession implements WebSocketSession {
       // A message in one frame is checked in one go: the shared validator keeps no state between calls.
       const utf8 = validated === 0 ? wholeMessageUtf8 : this.#utf8;
       if (validated === 0) utf8.reset();
+      const parts = payloadParts(frame);
       const start = payloadStart(frame);
-      const valid = utf8.push(payloadSource(frame), start + validated, start + length);
+      const valid = parts !== null
+        ? pushParts(utf8, parts, validated)
+        : utf8.push(payloadSource(frame), start + validated, start + length);
       if (!valid || !utf8.complete) throw invalidUtf8("a text message");
     }
     this.#deliver(frame);
@@ -728,7 +758,7 @@ class DefaultSessionEvents implements ConnectionHandler, QueueOwner {
     events.protocolError(this.#session, error);
   }
 
-  partial(opcode: number, received: Uint8Array): void {
+  partial(opcode: number, received: readonly Uint8Array[]): void {
     events.partial(this.#session, opcode, received);
   }
 
