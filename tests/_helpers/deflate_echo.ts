@@ -57,7 +57,7 @@ export const ROUTES: Record<RouteName, RouteConfig> = {
     serverWindowBits: 15,
     serverNoContextTakeover: true,
     fragment: 0,
-    large: 4 * MiB,
+    large: MiB,
   },
   "window-10": {
     options: { compressIfBiggerThan: 0, serverMaxWindowBits: 10, clientMaxWindowBits: 10 },
