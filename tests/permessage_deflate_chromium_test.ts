@@ -45,6 +45,14 @@ async function echoInPage([base, url, route]: [string, string, string]): Promise
     received.push(e.data);
     wake?.();
   };
+  let closed: string | null = null;
+  const done = new Promise((resolve) =>
+    ws.onclose = (e) => {
+      closed = `${e.code} ${e.reason}`;
+      wake?.();
+      resolve(undefined);
+    }
+  );
   await new Promise<void>((resolve, reject) => {
     ws.onopen = () => resolve();
     ws.onerror = () => reject(new Error("the WebSocket failed to open"));
@@ -54,7 +62,11 @@ async function echoInPage([base, url, route]: [string, string, string]): Promise
 
   for (const [i, m] of messages.entries()) {
     ws.send(m);
-    while (received.length === 0) await new Promise<void>((resolve) => wake = resolve);
+    while (received.length === 0 && closed === null) await new Promise<void>((resolve) => wake = resolve);
+    if (received.length === 0) {
+      failure = `the connection closed (${closed}) before the echo of message ${i}`;
+      break;
+    }
     const got = received.shift()!;
     const same = typeof m === "string"
       ? got === m
@@ -65,9 +77,8 @@ async function echoInPage([base, url, route]: [string, string, string]): Promise
     }
     echoed++;
   }
-  const closed = new Promise((resolve) => ws.onclose = resolve);
-  ws.close(1000);
-  await closed;
+  if (closed === null) ws.close(1000);
+  await done;
   return { extensions: ws.extensions, echoed, messages: messages.length, failure };
 }
 

@@ -52,6 +52,14 @@ async function run(route: RouteName): Promise<void> {
     received.push(e.data);
     wake?.();
   };
+  let closed: string | null = null;
+  const done = new Promise((resolve) =>
+    ws.onclose = (e) => {
+      closed = `${e.code} ${e.reason}`;
+      wake?.();
+      resolve(undefined);
+    }
+  );
   await new Promise<void>((resolve, reject) => {
     ws.onopen = () => resolve();
     ws.onerror = () => reject(new Error("the WebSocket failed to open"));
@@ -61,15 +69,17 @@ async function run(route: RouteName): Promise<void> {
     assert.equal(ws.extensions, echo.tap.connection(tapPath(route, tag)).responseHeader("sec-websocket-extensions"));
     for (const [i, m] of messages.entries()) {
       ws.send(m.kind === "text" ? textDecoder.decode(m.bytes) : m.bytes);
-      while (received.length === 0) await new Promise<void>((resolve) => wake = resolve);
+      while (received.length === 0) {
+        if (closed !== null) assert.fail(`message ${i}: the connection closed (${closed}) before its echo`);
+        await new Promise<void>((resolve) => wake = resolve);
+      }
       const got = received.shift()!;
       if (m.kind === "text") assert.equal(got, textDecoder.decode(m.bytes), `message ${i}: text`);
       else assert.ok(got instanceof ArrayBuffer && equal(new Uint8Array(got), m.bytes), `message ${i}: binary`);
     }
   } finally {
-    const closed = new Promise((resolve) => ws.onclose = resolve);
-    ws.close(1000);
-    await closed;
+    if (closed === null) ws.close(1000);
+    await done;
   }
   const conn = echo.tap.connection(tapPath(route, tag));
   await conn.closed;

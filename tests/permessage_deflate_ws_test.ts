@@ -84,16 +84,25 @@ async function run(c: WsCase): Promise<void> {
   const ws = new WebSocketClient(echo.wsUrl(c.route, tag), [], { perMessageDeflate: c.client, maxPayload: 0 });
   const received: { data: Buffer; binary: boolean }[] = [];
   let wake: (() => void) | null = null;
+  let closed: string | null = null;
   ws.on("message", (data, binary) => {
     received.push({ data, binary });
     wake?.();
   });
+  ws.once("close", (code, reason) => {
+    closed = `${code} ${reason}`;
+    wake?.();
+  });
   await new Promise<void>((resolve, reject) => ws.once("open", resolve).once("error", reject));
+  ws.once("error", () => {}); // reported by the close that follows
   const messages = echo.messages(c.route, c.large);
   try {
     for (const [i, m] of messages.entries()) {
       send(ws, m, c.fragment ?? 0);
-      while (received.length === 0) await new Promise<void>((resolve) => wake = resolve);
+      while (received.length === 0) {
+        if (closed !== null) assert.fail(`message ${i}: the connection closed (${closed}) before its echo`);
+        await new Promise<void>((resolve) => wake = resolve);
+      }
       const got = received.shift()!;
       assert.equal(got.binary, m.kind === "binary", `message ${i}: type`);
       if (m.kind === "text") assert.equal(got.data.toString(), textDecoder.decode(m.bytes), `message ${i}: text`);
@@ -101,8 +110,10 @@ async function run(c: WsCase): Promise<void> {
     }
     assert.equal(ws.extensions, "permessage-deflate", "ws reports the extension in use");
   } finally {
-    ws.close(1000);
-    await new Promise((resolve) => ws.once("close", resolve));
+    if (closed === null) {
+      ws.close(1000);
+      await new Promise((resolve) => ws.once("close", resolve));
+    }
   }
   const conn = echo.tap.connection(tapPath(c.route, tag));
   await conn.closed;
