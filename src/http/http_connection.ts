@@ -178,6 +178,11 @@ export class HttpConnection {
     if (this.#state === READ_HEAD) this.#close();
   }
 
+  /** Answers `error`'s status before reading any request, and closes (a connection over the limit). */
+  refuse(error: HttpError): void {
+    if (this.#state === READ_HEAD) this.#refuse(error);
+  }
+
   /** Drops the socket now. */
   destroy(reason?: unknown): void {
     if (this.#state === CLOSED) return;

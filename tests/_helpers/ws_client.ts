@@ -23,7 +23,7 @@ export interface WsClient {
 export type WsClientConstructor = new (
   url: string,
   protocols?: string | string[],
-  options?: ConnectionOptions & { origin?: string },
+  options?: ConnectionOptions & { origin?: string; headers?: Record<string, string> },
 ) => WsClient;
 
 export const WebSocketClient: WsClientConstructor = wsModule as unknown as WsClientConstructor;
