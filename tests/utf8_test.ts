@@ -67,7 +67,10 @@ test("a push that ends in ASCII does not leave the previous character's bounds b
 test("property: agrees with a fatal TextDecoder under any three-way split", () => {
   fc.assert(
     fc.property(
-      fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.string({ unit: "grapheme" }).map((s) => new TextEncoder().encode(s))),
+      fc.oneof(
+        fc.uint8Array({ maxLength: 64 }),
+        fc.string({ unit: "grapheme" }).map((s) => new TextEncoder().encode(s)),
+      ),
       fc.nat(),
       fc.nat(),
       (bytes, x, y) => {
