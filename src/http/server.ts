@@ -8,6 +8,7 @@
  */
 import type { Job } from "../job.ts";
 import { HttpConnection } from "./http_connection.ts";
+import { HttpError } from "./http_error.ts";
 import { type ResolvedHttpOptions, resolveHttpOptions } from "./options.ts";
 import type { NetAddr, ServeHandler, ServeHandlerInfo, ServeOptions, Server, ShutdownOptions } from "./serve_types.ts";
 import type { SocketTransport } from "./socket_transport.ts";
@@ -51,6 +52,8 @@ export class HttpServer implements Server {
   readonly #scheme: string;
   readonly #engine = new AbortController();
   readonly #connections = new Set<HttpConnection>();
+  /** Connections counted against `maxConnections` (those refused with 503 are not). */
+  #served = 0;
   readonly #jobs = new Set<Job>();
   readonly #onError: (error: unknown) => void;
   #listener: Listener | null = null;
@@ -137,8 +140,24 @@ export class HttpServer implements Server {
       onJob: (job) => this.#track(job, connection),
     });
     this.#connections.add(connection);
-    connection.closed.then(() => this.#connections.delete(connection));
+    const served = this.#served < this.#http.maxConnections;
+    if (served) this.#served++;
+    connection.closed.then(() => {
+      this.#connections.delete(connection);
+      if (served) this.#served--;
+    });
     connection.start();
+    if (!served) connection.refuse(new HttpError(503, "the server has too many connections; try again later"));
+  }
+
+  /** Open sockets, those being refused included (for tests and metrics). */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** Running WebSocket sessions (for tests and metrics). */
+  get sessionCount(): number {
+    return this.#jobs.size;
   }
 
   #track(job: Job, connection: HttpConnection): void {

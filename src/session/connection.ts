@@ -47,6 +47,12 @@ export interface ConnectionOptions {
   /** Queued outgoing bytes above which `send` waits. */
   writeHighWaterMark?: number;
   /**
+   * Queued outgoing bytes beyond which a `send` fails the connection with
+   * 1008 and `ErrorCode.SendQueueFull` instead of queueing more; checked
+   * only once the queue is above `writeHighWaterMark`. `Infinity` only waits.
+   */
+  maxQueuedBytes?: number;
+  /**
    * Milliseconds to wait for the peer's close frame after ours, and for the
    * peer to close the transport after our side is done, before dropping it.
    */
@@ -59,6 +65,8 @@ const BATCH_INITIAL = 16 * 1024;
 const DIRECT_WRITE_THRESHOLD = 16 * 1024;
 /** Default of {@linkcode ConnectionOptions.closeTimeout}. */
 export const DEFAULT_CLOSE_TIMEOUT = 5000;
+/** Default of {@linkcode ConnectionOptions.maxQueuedBytes}: 16 MiB. */
+export const DEFAULT_MAX_QUEUED_BYTES: number = 16 * 1024 * 1024;
 
 /** Connection states, in order. */
 const OPEN = 0, OUTPUT_ENDED = 1, FINISHED = 2;
@@ -71,6 +79,7 @@ export class Connection {
   readonly #controller = new AbortController();
   readonly #highWaterMark: number;
   readonly #closeTimeout: number;
+  readonly #maxQueued: number;
   /** Where frames and events go; a session may take over from another before `start`. */
   handler: ConnectionHandler | null = null;
 
@@ -83,6 +92,8 @@ export class Connection {
   #closeReceived = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #drainWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = [];
+  /** Why sends fail once the connection failed on its own (a full send queue). */
+  #failure: WebSocketError | null = null;
 
   #batch = new Uint8Array(BATCH_INITIAL);
   #batchLength = 0;
@@ -102,6 +113,7 @@ export class Connection {
     this.writer = new FrameWriter({ masking: role === "client" });
     this.#highWaterMark = options.writeHighWaterMark ?? DEFAULT_WRITE_HIGH_WATER_MARK;
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+    this.#maxQueued = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
     this.#finished = new Promise((resolve) => this.#resolveFinished = resolve);
   }
 
@@ -229,7 +241,7 @@ export class Connection {
    *   high-water mark; rejects when the connection can no longer send.
    */
   send(frame: Frame): Promise<void> {
-    if (this.#state !== OPEN || this.#closeSent) return rejected(closedError());
+    if (this.#state !== OPEN || this.#closeSent) return rejected(this.#failure ?? closedError());
     if (frame.opcode === 0x8) this.handler!.closing(frame as CloseFrame);
     this.#enqueue(frame);
     if (frame.opcode === 0x8) {
@@ -242,6 +254,8 @@ export class Connection {
       this.#startTimer();
     }
     if (this.bufferedAmount < this.#highWaterMark) return RESOLVED;
+    // The peer reads slower than the application sends without waiting: bound the memory.
+    if (this.bufferedAmount - frame.data.length > this.#maxQueued) return this.#queueFull();
     const waiting = new Promise<void>((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
     waiting.catch(() => {});
     return waiting;
@@ -281,6 +295,22 @@ export class Connection {
     this.#transport.write(this.#batch.slice(0, n));
     // A batch grown for one large message should not stay that large.
     if (this.#batch.length > 4 * BATCH_INITIAL) this.#batch = new Uint8Array(BATCH_INITIAL);
+  }
+
+  #queueFull(): Promise<void> {
+    const error = new WebSocketError(
+      ErrorCode.SendQueueFull,
+      CloseCode.ViolatedPolicy,
+      `more than ${this.#maxQueued} bytes queued for a peer that does not read them`,
+    );
+    this.#failure = error;
+    this.fail(error);
+    return rejected(error);
+  }
+
+  /** Whether the queue for the peer is at or above the high-water mark (a `send` now would wait). */
+  get congested(): boolean {
+    return this.bufferedAmount >= this.#highWaterMark;
   }
 
   #onDrain(): void {
@@ -387,7 +417,7 @@ export class Connection {
     const waiters = this.#drainWaiters;
     if (waiters.length === 0) return;
     this.#drainWaiters = [];
-    const error = closedError();
+    const error = this.#failure ?? closedError();
     for (const w of waiters) w.reject(error);
   }
 }

@@ -94,6 +94,7 @@ export class DefaultWebSocketSession implements WebSocketSession {
   #messageExtension: WebSocketExtension | null = null;
   #decoding = false;
   #queueFull = false;
+  #pongWaiting = false;
   #backlog: Frame[] = [];
   readonly #onDecoded = (chunk: Uint8Array): void => this.#append(chunk, false, 0);
   // Outgoing data frames being encoded, and the last of them, which a close waits for.
@@ -136,7 +137,7 @@ export class DefaultWebSocketSession implements WebSocketSession {
       },
       () => {
         this.#queueFull = false;
-        if (!this.#decoding) connection.resume();
+        if (!this.#decoding && !this.#pongWaiting) connection.resume();
       },
     );
     this.#queue = queue;
@@ -377,7 +378,12 @@ export class DefaultWebSocketSession implements WebSocketSession {
       case 0x8:
         return this.#onCloseFrame(frame as CloseFrame);
       case 0x9:
-        if (this.#connection.writable) void this.#connection.send(new PongFrame(frame.data));
+        if (this.#connection.writable) {
+          const sent = this.#connection.send(new PongFrame(frame.data));
+          // Every ping gets its pong, but a peer that pings faster than it reads
+          // the pongs is read no faster than it reads: memory stays bounded.
+          if (this.#connection.congested) this.#waitForPong(sent);
+        }
         return;
     }
     // Pongs need nothing beyond marking the peer alive.
@@ -493,7 +499,7 @@ export class DefaultWebSocketSession implements WebSocketSession {
           return this.#failDecoding(error);
         }
         this.#replay();
-        if (!this.#decoding && !this.#queueFull) this.#connection.resume();
+        if (!this.#decoding && !this.#queueFull && !this.#pongWaiting) this.#connection.resume();
       },
       (error) => {
         this.#decoding = false;
@@ -590,7 +596,20 @@ export class DefaultWebSocketSession implements WebSocketSession {
     // Keep reading whatever the application does, so the peer's close frame
     // is seen (after the message being decoded, if any).
     this.#queueFull = false;
+    this.#pongWaiting = false;
     if (!this.#decoding) this.#connection.resume();
+  }
+
+  /** Stops reading until the pong just queued is below the connection's high-water mark. */
+  #waitForPong(sent: Promise<void>): void {
+    this.#pongWaiting = true;
+    this.#connection.pause();
+    const resume = (): void => {
+      if (!this.#pongWaiting) return;
+      this.#pongWaiting = false;
+      if (!this.#decoding && !this.#queueFull) this.#connection.resume();
+    };
+    sent.then(resume, resume);
   }
 
   #onFinished(): void {

@@ -19,7 +19,7 @@ export interface WsClient {
   ): WsClient;
   on(event: "message", listener: (data: Buffer, isBinary: boolean) => void): WsClient;
   readonly protocol: string;
-  /** The negotiated extensions, as the server answered them. */
+  /** The names of the negotiated extensions. */
   readonly extensions: string;
   ping(data?: Uint8Array): void;
   send(data: string | Uint8Array, options?: { binary?: boolean; compress?: boolean; fin?: boolean }): void;
@@ -42,6 +42,7 @@ export type WsClientConstructor = new (
   protocols?: string | string[],
   options?: ConnectionOptions & {
     origin?: string;
+    headers?: Record<string, string>;
     perMessageDeflate?: boolean | WsDeflateOptions;
     maxPayload?: number;
   },
