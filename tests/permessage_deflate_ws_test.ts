@@ -51,6 +51,7 @@ const cases: WsCase[] = [
       answer: "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
       serverNoContextTakeover: true,
     },
+    large: 1024 * 1024,
   },
   {
     title: "the client asks for 9-bit windows both ways",
