@@ -1,6 +1,7 @@
 /**
  * The conformance testee: a WebSocket echo server on any path. Every text
- * message comes back as text and every binary message as binary. It prints
+ * message comes back as text and every binary message as binary, compressed
+ * (permessage-deflate) for clients that offer compression. It prints
  * one line, `listening on <port>`, once it accepts connections, and shuts
  * down gracefully on SIGINT or SIGTERM.
  *
