@@ -255,7 +255,7 @@ export class Connection {
     }
     if (this.bufferedAmount < this.#highWaterMark) return RESOLVED;
     // The peer reads slower than the application sends without waiting: bound the memory.
-    if (this.bufferedAmount - frame.data.length > this.#maxQueued) return this.#queueFull();
+    if (this.bufferedAmount - frame.data.length > this.#maxQueued) return this.failQueueFull();
     const waiting = new Promise<void>((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
     waiting.catch(() => {});
     return waiting;
@@ -297,7 +297,14 @@ export class Connection {
     if (this.#batch.length > 4 * BATCH_INITIAL) this.#batch = new Uint8Array(BATCH_INITIAL);
   }
 
-  #queueFull(): Promise<void> {
+  /** Queued bytes beyond which sending fails the connection with 1008. */
+  get maxQueuedBytes(): number {
+    return this.#maxQueued;
+  }
+
+  /** Fails the connection because the peer does not read what is queued for it (1008, `SendQueueFull`). */
+  failQueueFull(): Promise<void> {
+    if (this.#failure !== null || !this.writable) return rejected(this.#failure ?? closedError());
     const error = new WebSocketError(
       ErrorCode.SendQueueFull,
       CloseCode.ViolatedPolicy,

@@ -99,6 +99,8 @@ export class DefaultWebSocketSession implements WebSocketSession {
   readonly #onDecoded = (chunk: Uint8Array): void => this.#append(chunk, false, 0);
   // Outgoing data frames being encoded, and the last of them, which a close waits for.
   #encoding = 0;
+  // Bytes handed to the extensions and not yet queued: they count toward maxQueuedBytes.
+  #encodingBytes = 0;
   #lastEncoded: Promise<void> = Promise.resolve();
 
   #closing = false;
@@ -258,6 +260,13 @@ export class DefaultWebSocketSession implements WebSocketSession {
    * order they were sent.
    */
   #encodeAndSend(frame: Frame): Promise<void> {
+    const connection = this.#connection;
+    const size = frame.data.length;
+    // Messages waiting for the compressor are memory too: an application
+    // that sends without awaiting must not queue them without bound.
+    if (this.#encodingBytes > 0 && this.#encodingBytes + connection.bufferedAmount > connection.maxQueuedBytes) {
+      return connection.failQueueFull();
+    }
     const extensions = this.#extensions;
     let encoded = extensions[0].encodeFrame(frame);
     for (let i = 1; i < extensions.length; i++) {
@@ -265,8 +274,12 @@ export class DefaultWebSocketSession implements WebSocketSession {
       encoded = encoded.then((f) => next.encodeFrame(f));
     }
     this.#encoding++;
+    this.#encodingBytes += size;
     const sent = encoded.then(
-      (f) => this.#connection.send(f),
+      (f) => {
+        this.#encodingBytes -= size;
+        return this.#connection.send(f);
+      },
       (error) => {
         if (this.#connection.writable) {
           const failure = error instanceof WebSocketError
@@ -277,6 +290,7 @@ export class DefaultWebSocketSession implements WebSocketSession {
           this.#queue.end(failure);
           this.#connection.fail(failure);
         }
+        this.#encodingBytes -= size;
         throw error;
       },
     );
