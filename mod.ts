@@ -64,14 +64,13 @@ export {
   type DefaultRouteHandler,
   type DefaultWebSocketRouteOptions,
   type FallbackHandler,
-  originAllowed,
-  type OriginPolicy,
   type RawRouteHandler,
   type Route,
   route,
   type RouteContext,
   type RouteHandler,
   router,
+  type RouteVerifier,
   webSocket,
   webSocketRaw,
   type WebSocketRouteContext,
@@ -84,9 +83,12 @@ export { isValidUtf8, Utf8Validator } from "./src/utf8.ts";
 export {
   type RawSessionHandler,
   type UpgradeContext,
+  type UpgradeVerifier,
+  type WebSocketAcceptOptions,
   WebSocketUpgrade,
   type WebSocketUpgradeOptions,
 } from "./src/upgrade.ts";
+export { originAllowed, type OriginPolicy } from "./src/origin.ts";
 export {
   DEFAULT_MAX_MESSAGE_SIZE,
   type DefaultSessionOptions,

@@ -1,6 +1,7 @@
 /**
  * The conformance testee: a WebSocket echo server on any path. Every text
- * message comes back as text and every binary message as binary. It prints
+ * message comes back as text and every binary message as binary, compressed
+ * (permessage-deflate) for clients that offer compression. It prints
  * one line, `listening on <port>`, once it accepts connections, and shuts
  * down gracefully on SIGINT or SIGTERM.
  *
@@ -16,7 +17,13 @@
  * @module
  */
 import process from "node:process";
-import { type DefaultWebSocketSession, runDefaultSession, type ServeHandler, WebSocketUpgrade } from "../mod.ts";
+import {
+  type DefaultWebSocketSession,
+  PerMessageDeflate,
+  runDefaultSession,
+  type ServeHandler,
+  WebSocketUpgrade,
+} from "../mod.ts";
 import { serveOnThisRuntime } from "./runtime.ts";
 
 /**
@@ -28,6 +35,15 @@ async function echo(session: DefaultWebSocketSession): Promise<void> {
   for await (const message of session.incoming) await session.send(message);
 }
 
+/**
+ * permessage-deflate for every client that offers it, on the settings a
+ * conformance testee should have: any window the client asks for (with or
+ * without client_max_window_bits), context takeover both ways unless the
+ * client turns it off, and every non-empty message compressed, so each
+ * compression case exercises the codec rather than the threshold.
+ */
+const deflate = new PerMessageDeflate({ compressIfBiggerThan: 0 });
+
 const handler: ServeHandler = (request) => {
   if (request.headers.get("upgrade") === null) {
     return new Response("hybi echo server: connect with a WebSocket client\n", {
@@ -35,7 +51,7 @@ const handler: ServeHandler = (request) => {
       headers: { upgrade: "websocket", connection: "Upgrade", "content-type": "text/plain; charset=utf-8" },
     });
   }
-  return new WebSocketUpgrade(request, null, (raw) => runDefaultSession(raw, echo));
+  return new WebSocketUpgrade(request, null, (raw) => runDefaultSession(raw, echo), { extensions: [deflate] });
 };
 
 function option(name: string, fallback: string): string {

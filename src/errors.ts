@@ -57,6 +57,8 @@ export const ErrorCode: {
   readonly BadHandshake: "WS_ERR_BAD_HANDSHAKE";
   /** The client asked for a WebSocket version other than 13. */
   readonly UnsupportedVersion: "WS_ERR_UNSUPPORTED_VERSION";
+  /** The request's `Origin` is refused by the origin policy (403). */
+  readonly ForbiddenOrigin: "WS_ERR_FORBIDDEN_ORIGIN";
 } = {
   UnmaskedFrame: "WS_ERR_UNMASKED_FRAME",
   UnexpectedMask: "WS_ERR_UNEXPECTED_MASK",
@@ -80,6 +82,7 @@ export const ErrorCode: {
   ConnectionLost: "WS_ERR_CONNECTION_LOST",
   BadHandshake: "WS_ERR_BAD_HANDSHAKE",
   UnsupportedVersion: "WS_ERR_UNSUPPORTED_VERSION",
+  ForbiddenOrigin: "WS_ERR_FORBIDDEN_ORIGIN",
 };
 
 /** One of the string values of {@linkcode ErrorCode}. */

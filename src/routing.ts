@@ -66,23 +66,22 @@ export type RawRouteHandler = (
 ) => Promise<void> | void;
 
 /**
- * Which `Origin`s may open a WebSocket (a defence against cross-site
- * WebSocket hijacking: browsers send `Origin`, and any page can try to
- * connect). `"any"` allows all; `"same-origin"` allows a request without
- * `Origin` (not from a browser) or whose `Origin` is the server's own
- * (scheme and host of the request URL); a list allows those origins
- * exactly (plus requests without `Origin`); a function decides.
+ * A route's check of an upgrade request before any WebSocket byte is sent:
+ * a `Response` refuses the upgrade with it; nothing accepts it.
  */
-export type OriginPolicy =
-  | "any"
-  | "same-origin"
-  | readonly string[]
-  | ((origin: string | null, request: Request) => boolean);
+export type RouteVerifier = (
+  request: Request,
+  context: RouteContext,
+) => Response | void | Promise<Response | void>;
 
-/** Options of a WebSocket route: the upgrade's limits, plus the origin policy. */
+/** Options of a WebSocket route: the upgrade's limits and origin policy, plus the `verify` hook. */
 export interface WebSocketRouteOptions extends WebSocketUpgradeOptions {
-  /** Who may connect; a refused request gets 403. Default `"any"`. */
-  origins?: OriginPolicy;
+  /**
+   * Runs once the handshake is valid and the `Origin` allowed, before the
+   * 101 response, with the path's parameters: returning a `Response`
+   * (401, 404 …) refuses the upgrade with it. Default: accept.
+   */
+  verify?: RouteVerifier;
 }
 
 /** Options of a {@linkcode webSocket} route: the route's and the default session's. */
@@ -160,23 +159,6 @@ function isUpgradeRequest(request: Request): boolean {
 }
 
 /**
- * Whether `request`'s `Origin` passes `policy`.
- *
- * @param request The opening handshake request.
- * @param policy The origin policy.
- */
-export function originAllowed(request: Request, policy: OriginPolicy): boolean {
-  if (policy === "any") return true;
-  const origin = request.headers.get("origin");
-  if (typeof policy === "function") return policy(origin, request);
-  if (origin === null) return true;
-  const lower = origin.toLowerCase();
-  if (policy === "same-origin") return lower === new URL(request.url).origin.toLowerCase();
-  for (const allowed of policy) if (allowed.toLowerCase() === lower) return true;
-  return false;
-}
-
-/**
  * A plain route: requests whose path matches `path` (any method) go to
  * `handler`, which may also return a `WebSocketUpgrade` itself.
  *
@@ -216,7 +198,7 @@ function upgradeRoute(
   options: WebSocketRouteOptions,
 ): Route {
   const segments = compile(path);
-  const { origins = "any", ...upgradeOptions } = options as DefaultWebSocketRouteOptions;
+  const { verify, ...upgradeOptions } = options as DefaultWebSocketRouteOptions;
   return {
     path,
     webSocket: true,
@@ -227,11 +209,13 @@ function upgradeRoute(
       return parseTokenList(request.headers.get("sec-websocket-protocol"))?.includes(protocol) ?? false;
     },
     handle(request, context) {
-      if (!originAllowed(request, origins)) {
-        throw new HandshakeError(ErrorCode.BadHandshake, 403, "the request's Origin is not allowed");
-      }
       const routeContext: WebSocketRouteContext = { params: context.params, info: context.info, request };
-      return new WebSocketUpgrade(request, protocol, (session) => run(session, routeContext), upgradeOptions);
+      const handle = (session: RawWebSocketSession) => run(session, routeContext);
+      if (verify === undefined) return new WebSocketUpgrade(request, protocol, handle, upgradeOptions);
+      return WebSocketUpgrade.accept(request, protocol, handle, {
+        ...upgradeOptions,
+        verify: (r) => verify(r, context),
+      });
     },
   };
 }

@@ -3,6 +3,7 @@ import type { WebSocketExtension, WebSocketExtensionFactory } from "./extensions
 import { negotiateExtensions } from "./extensions/negotiation.ts";
 import { computeAccept, validateHandshake } from "./handshake.ts";
 import { Job } from "./job.ts";
+import { originAllowed, type OriginPolicy } from "./origin.ts";
 import { Connection } from "./session/connection.ts";
 import { createRawSession, type RawWebSocketSession } from "./session/raw_session.ts";
 import { StreamTransport, TRANSPORT, type Transport } from "./transport.ts";
@@ -23,6 +24,18 @@ export interface WebSocketUpgradeOptions {
   /** Queued outgoing bytes above which `send` waits for the peer. Default 1 MiB. */
   writeHighWaterMark?: number;
   /**
+   * Queued outgoing bytes beyond which the connection fails instead of
+   * queueing more: a `send` that finds more than this already queued for a
+   * peer that does not read rejects with a `WebSocketError` whose code is
+   * `ErrorCode.SendQueueFull`, and the session closes with 1008. An
+   * application that awaits every `send` never gets there (it waits at
+   * `writeHighWaterMark`); one that sends without waiting (a broadcast)
+   * would otherwise queue without bound. `Infinity` turns the limit off, so
+   * `send` only waits — which bounds memory only when every `send` is
+   * awaited. Default 16 MiB.
+   */
+  maxQueuedBytes?: number;
+  /**
    * Milliseconds to wait for the peer's close frame after ours, and for the
    * peer to close the transport once our side is done, before dropping the
    * connection. Default 5000.
@@ -41,6 +54,30 @@ export interface WebSocketUpgradeOptions {
    * the session's `extensions`. Default none.
    */
   extensions?: readonly WebSocketExtensionFactory[];
+  /**
+   * Which `Origin`s may connect (see {@linkcode OriginPolicy}); a refused
+   * request throws a `HandshakeError` whose response is 403 Forbidden.
+   * Default `"any"`: set it whenever the session trusts the browser's
+   * cookies or other ambient credentials (cross-site WebSocket hijacking).
+   */
+  origins?: OriginPolicy;
+}
+
+/**
+ * Decides, before any WebSocket byte is sent, whether an upgrade request is
+ * refused: a `Response` (401, 403, 404, 429 …) refuses it with that
+ * response; nothing accepts it.
+ */
+export type UpgradeVerifier = (request: Request) => Response | void | Promise<Response | void>;
+
+/** Options of {@linkcode WebSocketUpgrade.accept}: the upgrade's, plus the `verify` hook. */
+export interface WebSocketAcceptOptions extends WebSocketUpgradeOptions {
+  /**
+   * Runs after the handshake is validated and the origin allowed, before the
+   * 101 response: returning a `Response` refuses the upgrade with it (an
+   * exception becomes 500). Default: accept.
+   */
+  verify?: UpgradeVerifier;
 }
 
 /** A handler of a RAW session; its return ends the session. */
@@ -120,6 +157,9 @@ export class WebSocketUpgrade {
     options: WebSocketUpgradeOptions = {},
   ) {
     const offer = validateHandshake(request);
+    if (options.origins !== undefined && !originAllowed(request, options.origins)) {
+      throw new HandshakeError(ErrorCode.ForbiddenOrigin, 403, "the request's Origin is not allowed");
+    }
     if (protocol !== null && !offer.protocols.includes(protocol)) {
       throw new HandshakeError(
         ErrorCode.BadHandshake,
@@ -141,6 +181,78 @@ export class WebSocketUpgrade {
     if (protocol !== null) headers.set("sec-websocket-protocol", protocol);
     if (negotiated.header !== null) headers.set("sec-websocket-extensions", negotiated.header);
     this.headers = headers;
+  }
+
+  /**
+   * Answers an upgrade request the way a handler returns it: the
+   * `WebSocketUpgrade` when the handshake is valid, its `Origin` allowed and
+   * `options.verify` accepts it; otherwise the `Response` that refuses it
+   * (the handshake error's, 403 for the origin, or `verify`'s own). Nothing
+   * is sent to the client before the handler returns, so a refused upgrade
+   * sends no WebSocket byte.
+   *
+   * @param request The opening handshake request.
+   * @param protocol The subprotocol to speak; it must be one the client offered.
+   * @param handle Runs the session; the session ends when it returns.
+   * @param options Limits, origin policy and the `verify` hook.
+   * @returns The upgrade, or the refusal.
+   *
+   * @example Refuse upgrades without a token
+   * ```ts
+   * import { WebSocketUpgrade } from "@hybi/websocket";
+   * const answer = (request: Request) =>
+   *   WebSocketUpgrade.accept(request, null, async (session) => {
+   *     for await (const frame of session.incoming) await session.send(frame);
+   *   }, {
+   *     origins: ["https://app.example"],
+   *     verify: (req) => {
+   *       if (new URL(req.url).searchParams.get("token") !== "s3cret") return new Response("who?", { status: 401 });
+   *     },
+   *   });
+   * const headers = {
+   *   upgrade: "websocket",
+   *   connection: "Upgrade",
+   *   "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+   *   "sec-websocket-version": "13",
+   * };
+   * const refused = await answer(new Request("http://x/?token=nope", { headers }));
+   * const accepted = await answer(new Request("http://x/?token=s3cret", { headers }));
+   * console.log((refused as Response).status, (accepted as WebSocketUpgrade).status); // 401 101
+   * ```
+   */
+  static async accept(
+    request: Request,
+    protocol: string | null,
+    handle: RawSessionHandler,
+    options: WebSocketAcceptOptions = {},
+  ): Promise<WebSocketUpgrade | Response> {
+    let upgrade: WebSocketUpgrade;
+    try {
+      upgrade = new WebSocketUpgrade(request, protocol, handle, options);
+    } catch (error) {
+      if (error instanceof HandshakeError) return error.response();
+      throw error;
+    }
+    const verify = options.verify;
+    if (verify === undefined) return upgrade;
+    let refusal: Response | void;
+    try {
+      refusal = await verify(request);
+    } catch (error) {
+      upgrade.#discard();
+      throw error;
+    }
+    if (refusal instanceof Response) {
+      upgrade.#discard();
+      return refusal;
+    }
+    return upgrade;
+  }
+
+  /** Frees what negotiation allocated for an upgrade that will not run. */
+  #discard(): void {
+    this.#upgraded = true;
+    for (const extension of this.extensions) extension.dispose();
   }
 
   /** The request, under Ktor's name. */
@@ -179,6 +291,7 @@ export class WebSocketUpgrade {
     const connection = new Connection(transport, {
       maxFrameSize: options.maxFrameSize,
       writeHighWaterMark: options.writeHighWaterMark,
+      maxQueuedBytes: options.maxQueuedBytes,
       closeTimeout: options.closeTimeout,
       allowedRsv: this.#rsv,
     });

@@ -66,6 +66,9 @@ export class Utf8Validator {
         }
         i++;
         if (b < 0xc2) return this.#fail();
+        // Every lead byte sets both bounds: the saved ones may belong to an earlier character.
+        low = 0x80;
+        high = 0xbf;
         if (b < 0xe0) {
           need = 1;
         } else if (b < 0xf0) {

@@ -372,3 +372,81 @@ test("10,000,000 empty continuation frames do not grow memory: a message costs i
   assert.ok(growth < 64, `heap grew by ${growth.toFixed(1)} MiB`);
   job.cancel();
 });
+
+test("a ping flood from a peer that does not read: every ping gets its pong, and reading waits while pongs are queued", async () => {
+  const pings = 2000;
+  const writer = new FrameWriter({ masking: true });
+  const frames = Array.from(
+    { length: pings },
+    (_, i) => writer.encode(new Frame.Ping(new Uint8Array(125).fill(i & 255))),
+  );
+  const flood = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
+  frames.reduce((o, f) => (flood.set(f, o), o + f.length), 0);
+  const { client, job, session } = start(echo, {}, { writeHighWaterMark: 16 * 1024 });
+  await client.sendBytes(flood);
+  await delay(50);
+  // Without the wait, all 2000 pongs (254 KB) would be queued now.
+  const queued = session().bufferedAmount;
+  assert.ok(queued < 16 * 1024 + 200, `${queued} bytes of pongs queued for a peer that reads nothing`);
+  for (let i = 0; i < pings; i++) {
+    const pong = await client.next();
+    assert.ok(pong instanceof Frame.Pong, `frame ${i}`);
+    assert.deepEqual(pong.data, new Uint8Array(125).fill(i & 255));
+  }
+  await client.send(new Frame.Text("after the flood"));
+  const after = await client.next();
+  assert.ok(after instanceof Frame.Text);
+  assert.equal(after.readText(), "after the flood");
+  await client.send(new Frame.Close(new CloseReason(1000)));
+  await expectClose(client, 1000);
+  await finish(client, job, false);
+});
+
+test("maxQueuedBytes: sends that do not wait for a peer that does not read close with 1008 and SendQueueFull", async () => {
+  const errors: WebSocketError[] = [];
+  const { client, job, session } = start(
+    async (s) => {
+      for (let i = 0; i < 64; i++) {
+        s.sendBinary(new Uint8Array(64 * 1024)).catch((e) => errors.push(e));
+      }
+      await s.closeReason;
+    },
+    {},
+    { writeHighWaterMark: 256 * 1024, maxQueuedBytes: 1024 * 1024 },
+  );
+  await delay(20);
+  assert.ok(errors.length > 40, `${errors.length} sends rejected`);
+  for (const e of errors) {
+    assert.ok(e instanceof WebSocketError);
+    assert.equal(e.code, ErrorCode.SendQueueFull);
+    assert.equal(e.closeCode, CloseCode.ViolatedPolicy);
+  }
+  assert.equal((await session().closeReason)?.code, 1008);
+  // The peer gets what was queued up to the limit (sends that were waiting reject too), then the close frame.
+  let binary = 0;
+  for (let f = await client.next(); !(f instanceof Frame.Close); f = await client.next()) {
+    assert.ok(f instanceof Frame.Binary);
+    binary++;
+  }
+  assert.ok(binary * 64 * 1024 <= 1024 * 1024 + 64 * 1024, `${binary} frames of 64 KiB were queued`);
+  assert.ok(errors.length >= 64 - binary);
+  await client.end();
+  await job;
+});
+
+test("maxQueuedBytes: Infinity only waits; a sender that awaits never reaches the limit", async () => {
+  let rejected = 0;
+  const { client, job } = start(
+    async (s) => {
+      for (let i = 0; i < 64; i++) s.sendBinary(new Uint8Array(64 * 1024)).catch(() => rejected++);
+      for (let i = 0; i < 64; i++) await s.sendBinary(new Uint8Array(64 * 1024));
+    },
+    {},
+    { writeHighWaterMark: 256 * 1024, maxQueuedBytes: Infinity },
+  );
+  let binary = 0;
+  for (let f = await client.next(); !(f instanceof Frame.Close); f = await client.next()) binary++;
+  assert.equal(binary, 128);
+  assert.equal(rejected, 0);
+  await finish(client, job);
+});

@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { ErrorCode, Frame, FrameReader, FrameType, FrameWriter, WebSocketError } from "../mod.ts";
-import { fuzzParameters } from "./_helpers/fuzz.ts";
+import { cutPoints, fuzzParameters, mutate, mutation } from "./_helpers/fuzz.ts";
 
 const codes = new Set<string>(Object.values(ErrorCode));
 
@@ -21,62 +21,9 @@ const frame = fc.tuple(
   Frame.byType(type.controlFrame ? true : fin, type, type.controlFrame ? data.subarray(0, 125) : data)
 );
 
-/** Applies byte-level mutations: flips, overwrites, insertions, deletions, truncation. */
-const mutation = fc.oneof(
-  fc.record({ kind: fc.constant("flip" as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
-  fc.record({ kind: fc.constant("set" as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({
-    kind: fc.constant("insert" as const),
-    at: fc.nat(),
-    bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }),
-  }),
-  fc.record({ kind: fc.constant("delete" as const), at: fc.nat(), count: fc.integer({ min: 1, max: 16 }) }),
-  fc.record({ kind: fc.constant("truncate" as const), at: fc.nat() }),
-);
-
-type Mutation = typeof mutation extends fc.Arbitrary<infer M> ? M : never;
-
-function mutate(wire: Uint8Array, mutations: Mutation[]): Uint8Array {
-  let b = wire;
-  for (const m of mutations) {
-    if (b.length === 0) break;
-    const at = m.at % b.length;
-    switch (m.kind) {
-      case "flip":
-        b = b.slice();
-        b[at] ^= 1 << m.bit;
-        break;
-      case "set":
-        b = b.slice();
-        b[at] = m.value;
-        break;
-      case "insert": {
-        const out = new Uint8Array(b.length + m.bytes.length);
-        out.set(b.subarray(0, at));
-        out.set(m.bytes, at);
-        out.set(b.subarray(at), at + m.bytes.length);
-        b = out;
-        break;
-      }
-      case "delete": {
-        const end = Math.min(b.length, at + m.count);
-        const out = new Uint8Array(b.length - (end - at));
-        out.set(b.subarray(0, at));
-        out.set(b.subarray(end), at);
-        b = out;
-        break;
-      }
-      case "truncate":
-        b = b.subarray(0, at);
-        break;
-    }
-  }
-  return b;
-}
-
 /** Feeds bytes in the given chunking; every outcome must be a frame or a WebSocketError with a known code. */
 function feed(reader: FrameReader, wire: Uint8Array, cuts: number[]): void {
-  const points = [...new Set(cuts.map((c) => c % (wire.length + 1)))].sort((a, b) => a - b);
+  const points = cutPoints(cuts, wire.length);
   let prev = 0;
   try {
     for (const cut of [...points, wire.length]) {

@@ -331,3 +331,35 @@ test("a compressed frame arriving in pieces is not checked as text before it is 
   assert.deepEqual(reply.data, text);
   await finish(client, job);
 });
+
+test("messages waiting for the compressor count toward maxQueuedBytes: sending without awaiting closes with 1008", async () => {
+  const p = pipe();
+  const failures: unknown[] = [];
+  let refusedAtOnce = 0;
+  let session!: DefaultWebSocketSession;
+  const upgrade = new WebSocketUpgrade(
+    upgradeRequest({ "sec-websocket-extensions": "permessage-deflate" }),
+    null,
+    (raw) =>
+      runDefaultSession(raw, async (s) => {
+        session = s;
+        const random = new Uint8Array(1024 * 1024);
+        for (let i = 0; i < random.length; i += 65536) crypto.getRandomValues(random.subarray(i, i + 65536));
+        // 64 MiB of incompressible data, none of it awaited, to a peer that reads nothing.
+        for (let i = 0; i < 64; i++) s.sendBinary(random).catch((e) => failures.push(e));
+        // Refused before the compressor took them: at most a few MiB wait there, not 64.
+        for (let i = 0; i < 3; i++) await null;
+        refusedAtOnce = failures.length;
+        await s.closeReason;
+      }),
+    { extensions: [new PerMessageDeflate()], maxQueuedBytes: 4 * 1024 * 1024, closeTimeout: 100 },
+  );
+  const job = upgrade.upgrade(p.input, p.output);
+  await job;
+  assert.equal((await session.closeReason)?.code, CloseCode.ViolatedPolicy);
+  assert.ok(refusedAtOnce >= 56, `only ${refusedAtOnce} of 64 sends refused before compression`);
+  assert.ok(
+    failures.every((e) => e instanceof WebSocketError && e.code === ErrorCode.SendQueueFull),
+    String(failures[0]),
+  );
+});

@@ -54,6 +54,36 @@ test("a truncated character is incomplete, not invalid, until the message ends",
   assert.equal(isValidUtf8(hex("f0 9d 84")), false);
 });
 
+test("a push that ends in ASCII does not leave the previous character's bounds behind", () => {
+  // Found by the conformance property test: "f0" in one push, "91 a4 a0 … 28" in the next, then "e3 82 94".
+  const p = hex("2e 2d f0 91 a4 a0 ef a4 8d f0 9e ba 8d 28 e3 82 94 e2 b9 86 2d f0 9f 98 8b");
+  const v = new Utf8Validator();
+  assert.equal(v.push(p, 0, 3), true);
+  assert.equal(v.push(p, 3, 14), true);
+  assert.equal(v.push(p, 14), true);
+  assert.equal(v.complete, true);
+});
+
+test("property: agrees with a fatal TextDecoder under any three-way split", () => {
+  fc.assert(
+    fc.property(
+      fc.oneof(
+        fc.uint8Array({ maxLength: 64 }),
+        fc.string({ unit: "grapheme" }).map((s) => new TextEncoder().encode(s)),
+      ),
+      fc.nat(),
+      fc.nat(),
+      (bytes, x, y) => {
+        const [a, b] = [x % (bytes.length + 1), y % (bytes.length + 1)].sort((m, n) => m - n);
+        const v = new Utf8Validator();
+        const ok = v.push(bytes, 0, a) && v.push(bytes, a, b) && v.push(bytes, b) && v.complete;
+        assert.equal(ok, reference(bytes));
+      },
+    ),
+    { numRuns: 5000 },
+  );
+});
+
 test("property: agrees with a fatal TextDecoder on arbitrary bytes, under any split", () => {
   fc.assert(
     fc.property(

@@ -1,7 +1,31 @@
-import { type DefaultSessionOptions, runDefaultSession } from "../session/default_session.ts";
+import {
+  type DefaultSessionOptions,
+  type DefaultWebSocketSession,
+  runDefaultSession,
+} from "../session/default_session.ts";
 import { WebSocketUpgrade, type WebSocketUpgradeOptions } from "../upgrade.ts";
 import { SessionWebSocket } from "./session_web_socket.ts";
 import { SessionWebSocketStream } from "./session_web_socket_stream.ts";
+
+/** Something that runs on the default session of an upgraded connection until it ends. */
+interface SessionRunner {
+  run(session: DefaultWebSocketSession, extensions: string): Promise<void>;
+}
+
+function upgradeFor(request: Request, options: UpgradeWebSocketOptions, runner: SessionRunner): WebSocketUpgrade {
+  const response: WebSocketUpgrade = new WebSocketUpgrade(
+    request,
+    options.protocol ?? null,
+    (raw) =>
+      runDefaultSession(
+        raw,
+        (session) => runner.run(session, response.headers.get("sec-websocket-extensions") ?? ""),
+        options,
+      ),
+    options,
+  );
+  return response;
+}
 
 /** Options of {@linkcode upgradeWebSocket} and {@linkcode upgradeWebSocketStream}. */
 export interface UpgradeWebSocketOptions extends DefaultSessionOptions, WebSocketUpgradeOptions {
@@ -35,17 +59,7 @@ export function upgradeWebSocket(
   options: UpgradeWebSocketOptions = {},
 ): { socket: SessionWebSocket; response: WebSocketUpgrade } {
   const socket = new SessionWebSocket(request.url);
-  const response: WebSocketUpgrade = new WebSocketUpgrade(
-    request,
-    options.protocol ?? null,
-    (raw) =>
-      runDefaultSession(
-        raw,
-        (session) => socket.run(session, response.headers.get("sec-websocket-extensions") ?? ""),
-        options,
-      ),
-    options,
-  );
+  const response = upgradeFor(request, options, socket);
   return { socket, response };
 }
 
@@ -78,16 +92,6 @@ export function upgradeWebSocketStream(
   options: UpgradeWebSocketOptions = {},
 ): { stream: SessionWebSocketStream; response: WebSocketUpgrade } {
   const stream = new SessionWebSocketStream(request.url);
-  const response: WebSocketUpgrade = new WebSocketUpgrade(
-    request,
-    options.protocol ?? null,
-    (raw) =>
-      runDefaultSession(
-        raw,
-        (session) => stream.run(session, response.headers.get("sec-websocket-extensions") ?? ""),
-        options,
-      ),
-    options,
-  );
+  const response = upgradeFor(request, options, stream);
   return { stream, response };
 }

@@ -181,6 +181,11 @@ export class HttpConnection {
     if (this.#state === READ_HEAD) this.#close();
   }
 
+  /** Answers `error`'s status before reading any request, and closes (a connection over the limit). */
+  refuse(error: HttpError): void {
+    if (this.#state === READ_HEAD) this.#refuse(error);
+  }
+
   /** Drops the socket now. */
   destroy(reason?: unknown): void {
     if (this.#state === CLOSED) return;
@@ -703,8 +708,10 @@ export class HttpConnection {
 
   /** Refuses the request with an error status and closes after it. */
   #refuse(error: unknown): void {
-    const status = error instanceof HttpError ? error.status : 400;
-    const message = error instanceof HttpError ? error.message : "bad request";
+    // Parsing throws only HttpErrors: anything else is a bug, reported rather than passed off as the client's.
+    if (!(error instanceof HttpError)) this.#report(error);
+    const status = error instanceof HttpError ? error.status : 500;
+    const message = error instanceof HttpError ? error.message : "internal server error";
     this.#clearTimer();
     this.#transport.write(errorResponse(status, message));
     this.#inputBroken = true;

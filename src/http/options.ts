@@ -27,6 +27,13 @@ export interface HttpOptions {
    * peer (the socket's high-water mark). Default 1 MiB.
    */
   writeHighWaterMark?: number;
+  /**
+   * Most connections served at once: every accepted socket counts until it
+   * closes, whether it carries HTTP requests or an upgraded WebSocket
+   * session. A connection beyond it is answered `503 Service Unavailable`
+   * at once (without reading its request) and closed. Default 10 000.
+   */
+  maxConnections?: number;
 }
 
 /** {@linkcode HttpOptions} with every default filled in. */
@@ -41,6 +48,7 @@ export const HTTP_DEFAULTS: ResolvedHttpOptions = {
   headTimeout: 10_000,
   idleTimeout: 5_000,
   writeHighWaterMark: 1024 * 1024,
+  maxConnections: 10_000,
 };
 
 /** Fills in the defaults, and checks that each given limit is a positive number. */

@@ -8,6 +8,7 @@
  */
 import type { Job } from "../job.ts";
 import { type ConnectionContext, HttpConnection } from "./http_connection.ts";
+import { HttpError } from "./http_error.ts";
 import { type ResolvedHttpOptions, resolveHttpOptions } from "./options.ts";
 import type { NetAddr, ServeHandler, ServeOptions, Server, ShutdownOptions } from "./serve_types.ts";
 import type { SocketTransport } from "./socket_transport.ts";
@@ -51,6 +52,10 @@ export class HttpServer implements Server {
   readonly #scheme: string;
   readonly #engine = new AbortController();
   readonly #connections = new Set<HttpConnection>();
+  /** Connections counted against `maxConnections` (those refused with 503 are not). */
+  #served = 0;
+  // Connections over maxConnections, answered 503: they do not count toward #served.
+  readonly #refused = new Set<HttpConnection>();
   readonly #jobs = new Set<Job>();
   readonly #onError: (error: unknown) => void;
   #listener: Listener | null = null;
@@ -128,12 +133,17 @@ export class HttpServer implements Server {
     }
     const connection = new HttpConnection(transport, this.#context ??= this.#makeContext(), { remoteAddr });
     this.#connections.add(connection);
+    const served = this.#served < this.#http.maxConnections;
+    if (served) this.#served++;
+    else this.#refused.add(connection);
     connection.start();
+    if (!served) connection.refuse(new HttpError(503, "the server has too many connections; try again later"));
   }
 
   /** What every connection of this server shares (made once listening, when the authority is known). */
   #makeContext(): ConnectionContext {
     const connections = this.#connections;
+    const refused = this.#refused;
     return {
       handler: this.#handler,
       options: this.#http,
@@ -142,8 +152,21 @@ export class HttpServer implements Server {
       engineSignal: this.#engine.signal,
       onError: (error) => this.#report(error),
       onJob: (job, connection) => this.#track(job, connection),
-      onClosed: (connection) => connections.delete(connection),
+      onClosed: (connection) => {
+        connections.delete(connection);
+        if (!refused.delete(connection)) this.#served--;
+      },
     };
+  }
+
+  /** Open sockets, those being refused included (for tests and metrics). */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** Running WebSocket sessions (for tests and metrics). */
+  get sessionCount(): number {
+    return this.#jobs.size;
   }
 
   #track(job: Job, connection: HttpConnection): void {

@@ -48,6 +48,12 @@ export interface ConnectionOptions {
   /** Queued outgoing bytes above which `send` waits. */
   writeHighWaterMark?: number;
   /**
+   * Queued outgoing bytes beyond which a `send` fails the connection with
+   * 1008 and `ErrorCode.SendQueueFull` instead of queueing more; checked
+   * only once the queue is above `writeHighWaterMark`. `Infinity` only waits.
+   */
+  maxQueuedBytes?: number;
+  /**
    * Milliseconds to wait for the peer's close frame after ours, and for the
    * peer to close the transport after our side is done, before dropping it.
    */
@@ -75,6 +81,8 @@ const BATCH_CAPACITY = DIRECT_WRITE_THRESHOLD + 16;
 const FLUSH_PATIENCE = 3;
 /** Default of {@linkcode ConnectionOptions.closeTimeout}. */
 export const DEFAULT_CLOSE_TIMEOUT = 5000;
+/** Default of {@linkcode ConnectionOptions.maxQueuedBytes}: 16 MiB. */
+export const DEFAULT_MAX_QUEUED_BYTES: number = 16 * 1024 * 1024;
 
 /** Connection states, in order. */
 const OPEN = 0, OUTPUT_ENDED = 1, FINISHED = 2;
@@ -92,6 +100,7 @@ export class Connection implements TransportSink {
   #controller: AbortController | null = null;
   readonly #highWaterMark: number;
   readonly #closeTimeout: number;
+  readonly #maxQueued: number;
   /** Where frames and events go; a session may take over from another before `start`. */
   handler: ConnectionHandler | null = null;
 
@@ -104,6 +113,8 @@ export class Connection implements TransportSink {
   #closeReceived = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #drainWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = NO_WAITERS;
+  /** Why sends fail once the connection failed on its own (a full send queue). */
+  #failure: WebSocketError | null = null;
 
   // Allocated on the first send: an idle connection holds no batch.
   #batch: Uint8Array = EMPTY;
@@ -133,6 +144,7 @@ export class Connection implements TransportSink {
     this.writer = new FrameWriter({ masking: role === "client" });
     this.#highWaterMark = options.writeHighWaterMark ?? DEFAULT_WRITE_HIGH_WATER_MARK;
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
+    this.#maxQueued = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
     this.#finished = new Promise((resolve) => this.#resolveFinished = resolve);
   }
 
@@ -275,7 +287,7 @@ export class Connection implements TransportSink {
    *   high-water mark; rejects when the connection can no longer send.
    */
   send(frame: Frame): Promise<void> {
-    if (this.#state !== OPEN || this.#closeSent) return rejected(closedError());
+    if (this.#state !== OPEN || this.#closeSent) return rejected(this.#failure ?? closedError());
     if (frame.opcode === 0x8) this.handler!.closing(frame as CloseFrame);
     this.#enqueue(frame);
     if (frame.opcode === 0x8) {
@@ -288,6 +300,8 @@ export class Connection implements TransportSink {
       this.#startTimer();
     }
     if (this.bufferedAmount < this.#highWaterMark) return RESOLVED;
+    // The peer reads slower than the application sends without waiting: bound the memory.
+    if (this.bufferedAmount - payloadLength(frame) > this.#maxQueued) return this.failQueueFull();
     if (this.#drainWaiters === NO_WAITERS) this.#drainWaiters = [];
     const waiting = new Promise<void>((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
     waiting.catch(() => {});
@@ -386,6 +400,29 @@ export class Connection implements TransportSink {
     this.#transport.write(batch.subarray(0, n), this.#batchWritten ??= (chunk) => this.#onBatchWritten(chunk));
     // Senders waiting on a full batch may go on once the transport has it.
     if (this.#drainWaiters.length > 0) this.#onDrain();
+  }
+
+  /** Queued bytes beyond which sending fails the connection with 1008. */
+  get maxQueuedBytes(): number {
+    return this.#maxQueued;
+  }
+
+  /** Fails the connection because the peer does not read what is queued for it (1008, `SendQueueFull`). */
+  failQueueFull(): Promise<void> {
+    if (this.#failure !== null || !this.writable) return rejected(this.#failure ?? closedError());
+    const error = new WebSocketError(
+      ErrorCode.SendQueueFull,
+      CloseCode.ViolatedPolicy,
+      `more than ${this.#maxQueued} bytes queued for a peer that does not read them`,
+    );
+    this.#failure = error;
+    this.fail(error);
+    return rejected(error);
+  }
+
+  /** Whether the queue for the peer is at or above the high-water mark (a `send` now would wait). */
+  get congested(): boolean {
+    return this.bufferedAmount >= this.#highWaterMark;
   }
 
   #onDrain(): void {
@@ -522,7 +559,7 @@ export class Connection implements TransportSink {
     const waiters = this.#drainWaiters;
     if (waiters.length === 0) return;
     this.#drainWaiters = NO_WAITERS;
-    const error = closedError();
+    const error = this.#failure ?? closedError();
     for (const w of waiters) w.reject(error);
   }
 }

@@ -130,7 +130,7 @@ export class DefaultWebSocketSession implements WebSocketSession {
       },
       queueRoom: (s) => {
         s.#queueFull = false;
-        if (!s.#decoding) s.#connection.resume();
+        if (!s.#decoding && !s.#pongWaiting) s.#connection.resume();
       },
     };
   }
@@ -160,10 +160,13 @@ export class DefaultWebSocketSession implements WebSocketSession {
   #messageExtension: WebSocketExtension | null = null;
   #decoding = false;
   #queueFull = false;
+  #pongWaiting = false;
   #backlog: Frame[] = [];
   #onDecoded: ((chunk: Uint8Array) => void) | null = null;
   // Outgoing data frames being encoded, and the last of them, which a close waits for.
   #encoding = 0;
+  // Bytes handed to the extensions and not yet queued: they count toward maxQueuedBytes.
+  #encodingBytes = 0;
   #lastEncoded: Promise<void> = RESOLVED;
 
   #closing = false;
@@ -301,6 +304,13 @@ export class DefaultWebSocketSession implements WebSocketSession {
    * order they were sent.
    */
   #encodeAndSend(frame: Frame): Promise<void> {
+    const connection = this.#connection;
+    const size = frame.data.length;
+    // Messages waiting for the compressor are memory too: an application
+    // that sends without awaiting must not queue them without bound.
+    if (this.#encodingBytes > 0 && this.#encodingBytes + connection.bufferedAmount > connection.maxQueuedBytes) {
+      return connection.failQueueFull();
+    }
     const extensions = this.#extensions;
     let encoded = extensions[0].encodeFrame(frame);
     for (let i = 1; i < extensions.length; i++) {
@@ -308,8 +318,12 @@ export class DefaultWebSocketSession implements WebSocketSession {
       encoded = encoded.then((f) => next.encodeFrame(f));
     }
     this.#encoding++;
+    this.#encodingBytes += size;
     const sent = encoded.then(
-      (f) => this.#connection.send(f),
+      (f) => {
+        this.#encodingBytes -= size;
+        return this.#connection.send(f);
+      },
       (error) => {
         if (this.#connection.writable) {
           const failure = error instanceof WebSocketError
@@ -320,6 +334,7 @@ export class DefaultWebSocketSession implements WebSocketSession {
           this.#queue.end(failure);
           this.#connection.fail(failure);
         }
+        this.#encodingBytes -= size;
         throw error;
       },
     );
@@ -421,7 +436,12 @@ export class DefaultWebSocketSession implements WebSocketSession {
       case 0x8:
         return this.#onCloseFrame(frame as CloseFrame);
       case 0x9:
-        if (this.#connection.writable) void this.#connection.send(new PongFrame(frame.data));
+        if (this.#connection.writable) {
+          const sent = this.#connection.send(new PongFrame(frame.data));
+          // Every ping gets its pong, but a peer that pings faster than it reads
+          // the pongs is read no faster than it reads: memory stays bounded.
+          if (this.#connection.congested) this.#waitForPong(sent);
+        }
         return;
     }
     // Pongs need nothing beyond marking the peer alive.
@@ -565,7 +585,7 @@ export class DefaultWebSocketSession implements WebSocketSession {
           return this.#failDecoding(error);
         }
         this.#replay();
-        if (!this.#decoding && !this.#queueFull) this.#connection.resume();
+        if (!this.#decoding && !this.#queueFull && !this.#pongWaiting) this.#connection.resume();
       },
       (error) => {
         this.#decoding = false;
@@ -662,7 +682,20 @@ export class DefaultWebSocketSession implements WebSocketSession {
     // Keep reading whatever the application does, so the peer's close frame
     // is seen (after the message being decoded, if any).
     this.#queueFull = false;
+    this.#pongWaiting = false;
     if (!this.#decoding) this.#connection.resume();
+  }
+
+  /** Stops reading until the pong just queued is below the connection's high-water mark. */
+  #waitForPong(sent: Promise<void>): void {
+    this.#pongWaiting = true;
+    this.#connection.pause();
+    const resume = (): void => {
+      if (!this.#pongWaiting) return;
+      this.#pongWaiting = false;
+      if (!this.#decoding && !this.#queueFull) this.#connection.resume();
+    };
+    sent.then(resume, resume);
   }
 
   #onFinished(): void {

@@ -6,6 +6,7 @@
  */
 import { connect, type Socket } from "node:net";
 import { createHash, randomBytes } from "node:crypto";
+import { ClientDeflate, parseDeflateAnswer } from "./raw_deflate.ts";
 
 export interface WireFrame {
   fin: boolean;
@@ -91,15 +92,34 @@ class ByteQueue {
   }
 }
 
+/** A message as received: data (fragments joined, decompressed when RSV1 was set) or a control frame. */
+export interface ReceivedMessage {
+  opcode: number;
+  /** The first frame's RSV bits (RSV1 = 4). */
+  rsv: number;
+  /** Decompressed when the message was compressed. */
+  payload: Uint8Array;
+  /** How many frames it came in. */
+  frames: number;
+  /** Compressed bytes on the wire, when it was compressed. */
+  wireLength: number;
+}
+
 export class RawClient {
   readonly socket: Socket;
+  /** The response's headers (names in lower case). */
+  readonly headers: Map<string, string>;
+  /** permessage-deflate as negotiated, when `open` offered it and the server agreed. */
+  readonly deflate: ClientDeflate | null;
   #buffer = new ByteQueue();
   #ended = false;
   #waiter: (() => void) | null = null;
   #error: Error | null = null;
 
-  private constructor(socket: Socket, rest: Uint8Array) {
+  private constructor(socket: Socket, rest: Uint8Array, headers: Map<string, string>, deflate: ClientDeflate | null) {
     this.socket = socket;
+    this.headers = headers;
+    this.deflate = deflate;
     this.#buffer.push(rest);
     socket.on("data", (chunk: Uint8Array) => {
       this.#buffer.push(chunk);
@@ -126,10 +146,15 @@ export class RawClient {
     w?.();
   }
 
-  /** Opens a TCP connection and performs the opening handshake; checks 101 and Sec-WebSocket-Accept. */
+  /**
+   * Opens a TCP connection and performs the opening handshake; checks 101
+   * and Sec-WebSocket-Accept. With `deflate`, offers it as the
+   * `Sec-WebSocket-Extensions` value and, when the server agrees, sets up
+   * `deflate` from its answer (an answer a client may not accept throws).
+   */
   static async open(
     port: number,
-    options: { path?: string; headers?: Record<string, string> } = {},
+    options: { path?: string; headers?: Record<string, string>; deflate?: string } = {},
   ): Promise<RawClient> {
     const socket = connect({ host: "127.0.0.1", port });
     socket.setNoDelay(true);
@@ -146,6 +171,7 @@ export class RawClient {
       `Sec-WebSocket-Key: ${key}`,
       "Sec-WebSocket-Version: 13",
       ...Object.entries(options.headers ?? {}).map(([k, v]) => `${k}: ${v}`),
+      ...(options.deflate === undefined ? [] : [`Sec-WebSocket-Extensions: ${options.deflate}`]),
     ];
     socket.write(lines.join("\r\n") + "\r\n\r\n");
     let head = new Uint8Array(0);
@@ -179,7 +205,10 @@ export class RawClient {
     if (status !== 101) throw new Error(`handshake answered ${status}`);
     const expected = createHash("sha1").update(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest("base64");
     if (headers.get("sec-websocket-accept") !== expected) throw new Error("bad Sec-WebSocket-Accept");
-    const client = new RawClient(socket, rest);
+    const answer = headers.get("sec-websocket-extensions") ?? null;
+    if (answer !== null && options.deflate === undefined) throw new Error(`extensions answered unasked: ${answer}`);
+    const agreement = parseDeflateAnswer(answer);
+    const client = new RawClient(socket, rest, headers, agreement === null ? null : new ClientDeflate(agreement));
     socket.resume();
     return client;
   }
@@ -272,7 +301,76 @@ export class RawClient {
   }
 
   close(): void {
+    this.deflate?.close();
     this.socket.destroy();
+  }
+
+  /**
+   * Sends a text or binary message: compressed (RSV1 on its first frame
+   * only) when deflate was negotiated and `compress` is not false, in
+   * `fragments` frames, with a ping after the first fragment when `ping`.
+   */
+  async sendMessage(
+    opcode: number,
+    payload: Uint8Array,
+    options: SendOptions & { compress?: boolean; fragments?: number; ping?: Uint8Array } = {},
+  ): Promise<void> {
+    const compress = this.deflate !== null && options.compress !== false;
+    const data = compress ? await this.deflate!.compress(payload) : payload;
+    const count = Math.max(1, Math.min(options.fragments ?? 1, data.length));
+    const size = Math.ceil(data.length / count);
+    const frames: Parameters<typeof encodeClientFrame>[0][] = [];
+    for (let i = 0; i < count; i++) {
+      frames.push({
+        opcode: i === 0 ? opcode : 0,
+        fin: i === count - 1,
+        rsv: i === 0 && compress ? 4 : 0,
+        payload: data.subarray(i * size, (i + 1) * size),
+      });
+      if (i === 0 && options.ping !== undefined) frames.push({ opcode: 9, payload: options.ping });
+    }
+    await this.send(frames, options);
+  }
+
+  /**
+   * The next message or control frame from the server, with its fragments
+   * joined and decompressed as negotiated. Checks RSV bits strictly: RSV1
+   * only on the first frame of a data message and only with deflate
+   * negotiated; RSV2/RSV3 never. null once the server closed the connection.
+   */
+  async receiveMessage(timeout?: number): Promise<ReceivedMessage | null> {
+    const first = await this.next(timeout);
+    if (first === null) return null;
+    if (first.opcode >= 8) {
+      if (first.rsv !== 0) throw new Error(`RSV bits ${first.rsv} on a control frame`);
+      return { opcode: first.opcode, rsv: 0, payload: first.payload, frames: 1, wireLength: first.payload.length };
+    }
+    if (first.opcode === 0) throw new Error("a continuation frame with no message to continue");
+    if ((first.rsv & 3) !== 0) throw new Error(`RSV2/RSV3 set by the server: ${first.rsv}`);
+    const compressed = (first.rsv & 4) !== 0;
+    if (compressed && this.deflate === null) throw new Error("RSV1 set without permessage-deflate");
+    const parts = [first.payload];
+    let frames = 1;
+    for (let f = first; !f.fin;) {
+      const c = await this.next(timeout);
+      if (c === null) throw new Error("connection ended inside a message");
+      if (c.opcode >= 8) throw new Error("a control frame inside a server message is not expected by this helper");
+      if (c.opcode !== 0) throw new Error(`expected a continuation, got opcode ${c.opcode}`);
+      if (c.rsv !== 0) throw new Error(`RSV bits ${c.rsv} on a continuation frame`);
+      parts.push(c.payload);
+      frames++;
+      f = c;
+    }
+    let total = 0;
+    for (const p of parts) total += p.length;
+    const joined = new Uint8Array(total);
+    let o = 0;
+    for (const p of parts) {
+      joined.set(p, o);
+      o += p.length;
+    }
+    const payload = compressed ? await this.deflate!.decompress(joined) : joined;
+    return { opcode: first.opcode, rsv: first.rsv, payload, frames, wireLength: joined.length };
   }
 }
 

@@ -13,17 +13,39 @@ export interface WsClient {
   once(event: "message", listener: (data: Buffer, isBinary: boolean) => void): WsClient;
   once(event: "close", listener: (code: number, reason: Buffer) => void): WsClient;
   once(event: "unexpected-response", listener: (request: unknown, response: { statusCode: number }) => void): WsClient;
+  once(
+    event: "upgrade",
+    listener: (response: { headers: Record<string, string | string[] | undefined> }) => void,
+  ): WsClient;
+  on(event: "message", listener: (data: Buffer, isBinary: boolean) => void): WsClient;
   readonly protocol: string;
+  /** The names of the negotiated extensions. */
+  readonly extensions: string;
   ping(data?: Uint8Array): void;
-  send(data: string | Uint8Array): void;
+  send(data: string | Uint8Array, options?: { binary?: boolean; compress?: boolean; fin?: boolean }): void;
   close(code?: number, reason?: string): void;
   terminate(): void;
+}
+
+/** The client side of `ws`'s `perMessageDeflate` option. */
+export interface WsDeflateOptions {
+  serverNoContextTakeover?: boolean;
+  clientNoContextTakeover?: boolean;
+  serverMaxWindowBits?: number | boolean;
+  clientMaxWindowBits?: number | boolean;
+  /** Messages below this many bytes go uncompressed (ws's default 1024). */
+  threshold?: number;
 }
 
 export type WsClientConstructor = new (
   url: string,
   protocols?: string | string[],
-  options?: ConnectionOptions & { origin?: string },
+  options?: ConnectionOptions & {
+    origin?: string;
+    headers?: Record<string, string>;
+    perMessageDeflate?: boolean | WsDeflateOptions;
+    maxPayload?: number;
+  },
 ) => WsClient;
 
 export const WebSocketClient: WsClientConstructor = wsModule as unknown as WsClientConstructor;
