@@ -299,10 +299,13 @@ test(`churn (${runtime}): 20,000 connect–handshake–close cycles and 5,000 ab
       `heap+external grew from ${mib(live(base))} to ${mib(live(after))} over 20,000 more connections`,
     );
     // After the first quarter RSS has reached its working size; 20,000 more connections must not grow it
-    // (a leak of even 2.5 KiB a connection would).
+    // (a leak of even 2.5 KiB a connection would). V8 may still double its heap's capacity at any
+    // point (seen at 5,000 or 15,000 cycles from run to run): that capacity is not counted here, what
+    // lives in it is checked above.
+    const outsideHeap = (s: Stats) => s.rss - s.heapTotal;
     assert.ok(
-      after.rss - base.rss < 48 * MiB,
-      `RSS grew from ${mib(base.rss)} to ${mib(after.rss)} over 20,000 more connections`,
+      outsideHeap(after) - outsideHeap(base) < 48 * MiB,
+      `RSS outside the JS heap grew from ${mib(outsideHeap(base))} to ${mib(outsideHeap(after))} over 20,000 more connections`,
     );
   } finally {
     await server.kill();

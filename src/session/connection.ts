@@ -549,7 +549,7 @@ export class Connection implements TransportSink {
     const signals = this.#abortSignals;
     if (signals !== null) {
       this.#abortSignals = null;
-      for (const s of signals) closingOnAbort.get(s)?.delete(this);
+      for (const s of signals) stopClosingOnAbort(s, this);
     }
     this.handler?.finished();
     this.#resolveFinished();
@@ -571,6 +571,14 @@ export class Connection implements TransportSink {
  * signal would cost quadratic time to open and to close).
  */
 const closingOnAbort: WeakMap<AbortSignal, Set<Connection>> = new WeakMap();
+
+/** The signal's listener goes with its last connection, so a long-lived signal keeps none. */
+function stopClosingOnAbort(signal: AbortSignal, connection: Connection): void {
+  const connections = closingOnAbort.get(signal);
+  if (connections === undefined || !connections.delete(connection) || connections.size > 0) return;
+  closingOnAbort.delete(signal);
+  signal.removeEventListener("abort", onContextAbort);
+}
 
 function onContextAbort(this: AbortSignal): void {
   const connections = closingOnAbort.get(this);
