@@ -1,3 +1,4 @@
+import { Buffer } from "node:buffer";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Frame, FrameReader, FrameWriter, WebSocketUpgrade } from "../mod.ts";
@@ -35,6 +36,11 @@ test("read directly, the input gives the bytes read after the head first, then t
   assert.deepEqual((await reader.read()).value, bytes(1, 2, 3));
   socket.send(bytes(4));
   assert.deepEqual((await reader.read()).value, bytes(4));
+  // Node's and Bun's engines pass their Buffers on; a reader gets plain Uint8Arrays.
+  socket.send(Buffer.from([5, 6]));
+  const fromBuffer = (await reader.read()).value!;
+  assert.equal(fromBuffer.constructor, Uint8Array);
+  assert.deepEqual(fromBuffer, bytes(5, 6));
   const writer = output.getWriter();
   await writer.write(bytes(9, 9));
   assert.deepEqual(socket.bytes(), bytes(9, 9));

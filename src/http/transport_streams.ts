@@ -36,7 +36,10 @@ export function transportStreams(transport: Transport): TransportStreams {
     transport.start({
       data(chunk) {
         if (inputClosed) return;
-        controller.enqueue(chunk);
+        // Node's and Bun's engines hand on their Buffers; the application gets plain views.
+        controller.enqueue(
+          chunk.constructor === Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+        );
         // No reader is waiting: stop until the next pull.
         if ((controller.desiredSize ?? 0) <= 0) transport.pause();
       },
