@@ -23,22 +23,7 @@ export const AREAS: MicroArea[] = [
   { name: "applyMask", file: "mask.ts" },
   { name: "FrameWriter", file: "frame_writer.ts" },
   { name: "Sec-WebSocket-Accept", file: "accept.ts" },
-  {
-    name: "UTF-8 validation",
-    file: "utf8.ts",
-    pending: "the integrator's streaming validator; will measure 1 MiB of ASCII and of multi-byte text, " +
-      'fed whole and in 1,500-byte pieces, against new TextDecoder("utf-8", { fatal: true }).decode',
-  },
-  {
-    name: "HTTP head parsing",
-    file: "http_head.ts",
-    pending: "branch engines (src/http/); will measure parsing a browser-sized upgrade request (~500 B, " +
-      "Chrome's header set) whole and in small pieces",
-  },
-  {
-    name: "permessage-deflate",
-    file: "deflate.ts",
-    pending: "branch deflate; will measure a compress + decompress round trip of 1 KiB and 64 KiB " +
-      "JSON-like text with context takeover, against node:zlib deflateRawSync + inflateRawSync",
-  },
+  { name: "UTF-8 validation", file: "utf8.ts" },
+  { name: "HTTP head parsing", file: "http_head.ts" },
+  { name: "permessage-deflate", file: "deflate.ts" },
 ];
