@@ -305,7 +305,9 @@ test(`churn (${runtime}): 20,000 connect–handshake–close cycles and 5,000 ab
     const outsideHeap = (s: Stats) => s.rss - s.heapTotal;
     assert.ok(
       outsideHeap(after) - outsideHeap(base) < 48 * MiB,
-      `RSS outside the JS heap grew from ${mib(outsideHeap(base))} to ${mib(outsideHeap(after))} over 20,000 more connections`,
+      `RSS outside the JS heap grew from ${mib(outsideHeap(base))} to ${
+        mib(outsideHeap(after))
+      } over 20,000 more connections`,
     );
   } finally {
     await server.kill();
