@@ -44,12 +44,24 @@ const READ_MIN = 1024, READ_MAX = 64 * 1024;
 /** Queued small writes are joined up to this size into one `conn.write`. */
 const COALESCE_LIMIT = 64 * 1024;
 
+/**
+ * Buffers for joined writes, shared by all connections: `conn.write` is done
+ * with its buffer once it resolves, so each goes back here for the next join.
+ */
+const joinBuffers: Uint8Array[] = [];
+const JOIN_BUFFERS_KEPT = 16;
+
+function giveBackJoined(joined: Uint8Array): void {
+  if (joinBuffers.length < JOIN_BUFFERS_KEPT) joinBuffers.push(new Uint8Array(joined.buffer, 0, COALESCE_LIMIT));
+}
+
 /** A {@linkcode SocketTransport} over a `Deno.Conn`. */
 class DenoConnTransport implements SocketTransport {
   readonly #conn: Deno.Conn;
   readonly #highWaterMark: number;
   #sink: TransportSink | null = null;
   #readBuffer: Uint8Array | null = null;
+  #readOffset = 0;
   #readSize = READ_MIN;
   #paused = false;
   #reading = false;
@@ -102,10 +114,19 @@ class DenoConnTransport implements SocketTransport {
     this.#reading = true;
     try {
       while (!this.#paused && !this.#inputEnded && !this.#destroyed) {
+        // Reads fill one buffer from front to back: what a large read got is
+        // handed on as a view and the next read goes into the space after it,
+        // so a fresh (zero-filled) buffer is made per READ_MAX bytes, not per read.
         let buffer = this.#readBuffer;
-        if (buffer === null || buffer.length !== this.#readSize) buffer = new Uint8Array(this.#readSize);
-        this.#readBuffer = buffer;
-        const n = await this.#conn.read(buffer);
+        let offset = this.#readOffset;
+        if (buffer === null || buffer.length - offset < this.#readSize / 4) {
+          buffer = new Uint8Array(this.#readSize);
+          offset = 0;
+          this.#readBuffer = buffer;
+          this.#readOffset = 0;
+        }
+        const space = buffer.length - offset;
+        const n = await this.#conn.read(offset === 0 ? buffer : buffer.subarray(offset));
         if (this.#destroyed) return;
         if (n === null) {
           this.#inputEnded = true;
@@ -113,17 +134,17 @@ class DenoConnTransport implements SocketTransport {
           this.#closeIfDone();
           return;
         }
-        // The reader keeps (and unmasks in place) what it gets: a small read
-        // is copied out so the buffer serves the next read; a large one is
-        // handed over whole and the next read gets a new buffer.
+        // The reader keeps (and unmasks in place) what it gets. A small read is
+        // copied out, so a message the application keeps does not hold the
+        // whole buffer, and the space serves the next read.
         let chunk: Uint8Array;
-        if (n < buffer.length / 4) chunk = buffer.slice(0, n);
+        if (n < space / 4) chunk = buffer.slice(offset, offset + n);
         else {
-          chunk = buffer.subarray(0, n);
-          this.#readBuffer = null;
+          chunk = buffer.subarray(offset, offset + n);
+          this.#readOffset = offset + n;
         }
-        if (n === buffer.length) this.#readSize = Math.min(READ_MAX, this.#readSize * 2);
-        else if (n < buffer.length / 8) this.#readSize = Math.max(READ_MIN, this.#readSize / 2);
+        if (n === space) this.#readSize = Math.min(READ_MAX, this.#readSize * 2);
+        else if (n < space / 8) this.#readSize = Math.max(READ_MIN, this.#readSize / 2);
         this.#sink!.data(chunk);
       }
     } catch (error) {
@@ -169,7 +190,8 @@ class DenoConnTransport implements SocketTransport {
       this.#writingDone = dones.shift()!;
       return first;
     }
-    const joined = new Uint8Array(size);
+    // A pooled buffer: a fresh one would be zero-filled only to be overwritten.
+    const joined = (joinBuffers.pop() ?? new Uint8Array(COALESCE_LIMIT)).subarray(0, size);
     let offset = 0;
     for (let i = 0; i < count; i++) {
       joined.set(queue[i], offset);
@@ -178,7 +200,7 @@ class DenoConnTransport implements SocketTransport {
     }
     queue.splice(0, count);
     dones.splice(0, count);
-    this.#writingDone = null;
+    this.#writingDone = giveBackJoined;
     return joined;
   }
 
