@@ -34,7 +34,8 @@ export class Job implements PromiseLike<void> {
    */
   constructor(finished: Promise<void>, onCancel: (reason: unknown) => void) {
     this.#onCancel = onCancel;
-    this.#done = finished.then(() => this.#complete(), () => this.#complete());
+    const complete = () => this.#complete();
+    this.#done = finished.then(complete, complete);
   }
 
   #complete(): void {

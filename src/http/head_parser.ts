@@ -114,12 +114,6 @@ export class RequestHeadParser {
     if (this.#buf.length > 4 * INITIAL_CAPACITY) this.#buf = EMPTY;
   }
 
-  /** Forgets the current head and drops the buffer: no head follows (the connection was upgraded). */
-  release(): void {
-    this.reset();
-    this.#buf = EMPTY;
-  }
-
   /**
    * Consumes bytes of `chunk` from `offset` up to the end of the head.
    *

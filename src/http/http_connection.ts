@@ -121,8 +121,9 @@ function isAbsoluteHttp(target: string): boolean {
 export class HttpConnection {
   readonly #transport: SocketTransport;
   readonly #ctx: ConnectionContext;
-  readonly #info: ServeHandlerInfo;
-  readonly #parser: RequestHeadParser;
+  // Both dropped once the socket is upgraded: no request follows.
+  #info: ServeHandlerInfo | null;
+  #parser: RequestHeadParser | null;
   #state = READ_HEAD;
   #pending: Uint8Array | null = null;
   #inputEnded = false;
@@ -266,7 +267,7 @@ export class HttpConnection {
   }
 
   #readHead(chunk: Uint8Array, offset: number): void {
-    const parser = this.#parser;
+    const parser = this.#parser!;
     if (this.#idle && offset < chunk.length) {
       // The next request started: it has the head timeout from now.
       this.#armTimer(false);
@@ -441,7 +442,7 @@ export class HttpConnection {
     const ctx = this.#ctx;
     let result: unknown;
     try {
-      result = await ctx.handler(request, this.#info);
+      result = await ctx.handler(request, this.#info!);
     } catch (error) {
       result = this.#errorResponse(error);
     }
@@ -648,7 +649,7 @@ export class HttpConnection {
 
   #nextRequest(): void {
     this.#state = READ_HEAD;
-    this.#parser.reset();
+    this.#parser!.reset();
     this.#bodyError = null;
     const pending = this.#pending;
     this.#pending = null;
@@ -681,8 +682,9 @@ export class HttpConnection {
       return;
     }
     this.#transport.write(head);
-    // No request follows on this socket: an idle WebSocket keeps no parser buffer.
-    this.#parser.release();
+    // No request follows on this socket: an idle WebSocket keeps no parser.
+    this.#parser = null;
+    this.#info = null;
     const upgraded = new UpgradedTransport(this.#transport, this.#pending);
     this.#pending = null;
     this.#upgraded = upgraded;
@@ -779,7 +781,7 @@ export class HttpConnection {
   #onTimeout(): void {
     this.#timer = undefined;
     if (this.#state !== READ_HEAD) return;
-    if (this.#parser.started) this.#refuse(new HttpError(408, "the request head took too long"));
+    if (this.#parser!.started) this.#refuse(new HttpError(408, "the request head took too long"));
     else this.#close();
   }
 }

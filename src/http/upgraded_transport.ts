@@ -26,20 +26,26 @@ export class UpgradedTransport implements Transport {
   constructor(socket: Transport, pending: Uint8Array | null) {
     this.#socket = socket;
     this.#pending = pending !== null && pending.length > 0 ? pending : null;
-    if (socket.defer !== undefined) this.defer = socket.defer.bind(socket);
-    if (socket.cork !== undefined && socket.uncork !== undefined) {
-      this.cork = socket.cork.bind(socket);
-      this.uncork = socket.uncork.bind(socket);
-    }
+    // `defer` is optional: without the socket's, this transport has none either.
+    if (socket.defer === undefined) (this as { defer?: unknown }).defer = undefined;
   }
 
-  /** The socket transport's `cork`, when it has one. */
-  readonly cork?: () => void;
-  /** The socket transport's `uncork`, when it has one. */
-  readonly uncork?: () => void;
+  // Methods, not bound copies of the socket's: an idle connection holds no closure for them.
 
-  /** The socket transport's `defer`, when it has one. */
-  readonly defer?: (task: () => void) => void;
+  /** The socket transport's `cork`, when it has one. */
+  cork(): void {
+    this.#socket.cork?.();
+  }
+
+  /** The socket transport's `uncork`, when it has one. */
+  uncork(): void {
+    this.#socket.uncork?.();
+  }
+
+  /** The socket transport's `defer` (absent when it has none). */
+  defer(task: () => void): void {
+    this.#socket.defer!(task);
+  }
 
   /** Where the HTTP front forwards the socket's events once it handed the socket over. */
   get socketSink(): TransportSink {

@@ -757,19 +757,31 @@ export class DefaultWebSocketSession implements WebSocketSession {
  * console.log(typeof answer); // function
  * ```
  */
-export async function runDefaultSession(
+export function runDefaultSession(
   raw: RawWebSocketSession,
   handler: (session: DefaultWebSocketSession) => Promise<void> | void,
   options: DefaultSessionOptions = {},
 ): Promise<void> {
-  const session = new DefaultWebSocketSession(raw, options);
+  // Promise reactions, not an async function: a suspended async function
+  // keeps its frame (a generator and its registers) for the whole session.
+  let session: DefaultWebSocketSession | undefined;
+  let handled: Promise<void>;
   try {
-    await handler(session);
+    session = new DefaultWebSocketSession(raw, options);
+    handled = Promise.resolve(handler(session));
   } catch (error) {
-    await session.close(new CloseReason(CloseCode.InternalError, "internal error"));
-    throw error;
+    handled = Promise.reject(error);
   }
-  await session.close();
+  return handled.then(
+    () => session!.close(),
+    (error) => {
+      // The session itself failed to build: nothing to close.
+      if (session === undefined) throw error;
+      return session.close(new CloseReason(CloseCode.InternalError, "internal error")).then(() => {
+        throw error;
+      });
+    },
+  );
 }
 
 /**
