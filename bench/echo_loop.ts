@@ -58,7 +58,7 @@ const echoed = SIZE + (SIZE < 126 ? 2 : SIZE < 65536 ? 4 : 10);
 let expectedBytes = 0;
 
 async function echo(session: DefaultWebSocketSession): Promise<void> {
-  for await (const message of session.incoming) await session.send(message);
+  for await (const message of session) await session.send(message);
 }
 
 const transport = new LoopTransport();

@@ -32,7 +32,7 @@ import { serveOnThisRuntime } from "./runtime.ts";
  * session answers pings and the close handshake itself.
  */
 async function echo(session: DefaultWebSocketSession): Promise<void> {
-  for await (const message of session.incoming) await session.send(message);
+  for await (const message of session) await session.send(message);
 }
 
 /**

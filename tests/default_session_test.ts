@@ -88,6 +88,29 @@ test("echoes whole text and binary messages; fragments are reassembled around co
   await job;
 });
 
+test("for await over the session itself: whole messages, a second loop after break, the end at the peer's close", async () => {
+  const seen: string[] = [];
+  const { client, job } = start(async (session) => {
+    for await (const m of session) {
+      seen.push(m.readText());
+      break;
+    }
+    for await (const m of session) {
+      seen.push(m.readText());
+      await session.send(m);
+    }
+    seen.push("end");
+  });
+  await client.send(new Frame.Text("one"), new Frame.Text("tw", false), new Frame.Continuation(hex("6f"), true));
+  assert.equal((await client.next())?.readText(), "two");
+  await client.send(new Frame.Close(new CloseReason(CloseCode.Normal)));
+  await expectClose(client, CloseCode.Normal);
+  assert.equal(await client.next(), null);
+  await client.end();
+  await job;
+  assert.deepEqual(seen, ["one", "two", "end"]);
+});
+
 test("a UTF-8 text split inside a character across fragments is accepted", async () => {
   const { client, job } = start(echo);
   const bytes = new TextEncoder().encode("κόσμε𝄞");

@@ -304,6 +304,37 @@ test("breaking out of for-await keeps the session: a second loop gets the later 
   await job;
 });
 
+test("for await over the RAW session reads the frames without a stream; leaving the loop keeps the session", async () => {
+  let lockedError: unknown = null;
+  const { client, job } = start(async (session) => {
+    for await (const f of session) {
+      await session.send(new Frame.Text("first:" + f.readText()));
+      break;
+    }
+    // The stream and the direct iteration are one reader at a time.
+    const reader = session.incoming.getReader();
+    try {
+      session[Symbol.asyncIterator]();
+    } catch (e) {
+      lockedError = e;
+    }
+    reader.releaseLock();
+    for await (const f of session) {
+      if (f instanceof Frame.Close) return;
+      await session.send(new Frame.Text("second:" + f.readText()));
+    }
+  });
+  await client.send(new Frame.Text("a"));
+  assert.equal((await client.next())?.readText(), "first:a");
+  await client.send(new Frame.Text("b"));
+  assert.equal((await client.next())?.readText(), "second:b");
+  assert.ok(lockedError instanceof TypeError, "iterating while the stream is locked throws");
+  await client.send(new Frame.Close());
+  assert.equal(await client.next(), null);
+  await client.end();
+  await job;
+});
+
 test("upgrade() may be called only once", () => {
   const p = pipe();
   const upgrade = new WebSocketUpgrade(upgradeRequest(), null, () => {});

@@ -207,6 +207,15 @@ export class DefaultWebSocketSession implements WebSocketSession {
     }
   }
 
+  /**
+   * Whole messages from the peer, as `Frame.Text` / `Frame.Binary`, without
+   * a stream: `for await (const message of session)`. The same messages as
+   * `incoming` (one reader at a time), for less memory per connection.
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<Frame> {
+    return this.#queue.iterate();
+  }
+
   /** Whole messages from the peer, as `Frame.Text` / `Frame.Binary`. */
   get incoming(): ReadableStream<Frame> {
     return this.#queue.stream();
@@ -400,7 +409,7 @@ export class DefaultWebSocketSession implements WebSocketSession {
    * ```
    */
   async *messages(): AsyncGenerator<string | Uint8Array, void, undefined> {
-    for await (const frame of this.incoming) {
+    for await (const frame of this) {
       yield frame.opcode === 0x1 ? decoder.decode(frame.data) : frame.data;
     }
   }

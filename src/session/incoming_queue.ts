@@ -168,6 +168,17 @@ export class IncomingQueue<T> {
     return stream;
   }
 
+  /**
+   * Iterates the queue without a stream: what `for await (const frame of
+   * session)` uses. An idle session then holds no `ReadableStream`, reader
+   * and controller (1.4 KB on Node, 3 KB on Deno). Leaving the loop early
+   * keeps the session, as with `incoming`.
+   */
+  iterate(): AsyncIterableIterator<T> {
+    if (this.#stream !== null && this.#stream.locked) throw new TypeError("the incoming stream is locked by a reader");
+    return new QueueIterator(this, null);
+  }
+
   /** Makes `iterator` the one released once a read returns the end or the error. */
   setIterator(iterator: QueueIterator<T>): void {
     this.#onEndRead = iterator;
@@ -208,16 +219,18 @@ class QueueSource<T> implements UnderlyingDefaultSource<T> {
  */
 class QueueIterator<T> implements AsyncIterableIterator<T> {
   readonly #queue: IncomingQueue<T>;
+  // The stream's lock when iterating `incoming`; null when iterating the queue directly.
   #lock: ReadableStreamDefaultReader<T> | null;
+  #released = false;
 
-  constructor(queue: IncomingQueue<T>, lock: ReadableStreamDefaultReader<T>) {
+  constructor(queue: IncomingQueue<T>, lock: ReadableStreamDefaultReader<T> | null) {
     this.#queue = queue;
     this.#lock = lock;
     queue.setIterator(this);
   }
 
   next(): Promise<IteratorResult<T>> {
-    if (this.#lock === null) return Promise.resolve(DONE);
+    if (this.#released) return Promise.resolve(DONE);
     return this.#queue.next();
   }
 
@@ -226,12 +239,13 @@ class QueueIterator<T> implements AsyncIterableIterator<T> {
     return Promise.resolve({ done: true, value: value as undefined });
   }
 
-  /** Lets go of the stream's lock (once). */
+  /** Ends this iteration and lets go of the stream's lock, if it holds one (once). */
   release(): void {
+    if (this.#released) return;
+    this.#released = true;
     const lock = this.#lock;
-    if (lock === null) return;
     this.#lock = null;
-    lock.releaseLock();
+    lock?.releaseLock();
   }
 
   [Symbol.asyncIterator](): AsyncIterableIterator<T> {

@@ -131,6 +131,14 @@ export class RawWebSocketSession implements WebSocketSession {
     return this.#queue;
   }
 
+  /**
+   * The frames of `incoming`, read without a stream:
+   * `for await (const frame of session)` (one reader at a time).
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<Frame> {
+    return this.#ensureQueue().iterate();
+  }
+
   /** Frames from the peer, in order; iterate with `for await`. */
   get incoming(): ReadableStream<Frame> {
     return this.#ensureQueue().stream();

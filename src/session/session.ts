@@ -20,6 +20,12 @@ import type { Frame } from "../frame/frame.ts";
 export interface WebSocketSession {
   /** Frames from the peer, in order. Iterate with `for await`. */
   readonly incoming: ReadableStream<Frame>;
+  /**
+   * The same frames as `incoming`, read without a stream:
+   * `for await (const frame of session)`. Cheaper per connection; leaving the
+   * loop early keeps the session, and one reader at a time may read.
+   */
+  [Symbol.asyncIterator](): AsyncIterableIterator<Frame>;
   /** Frames to the peer; writing is the same as `send`. */
   readonly outgoing: WritableStream<Frame>;
   /** The negotiated extensions. */
