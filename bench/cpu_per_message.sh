@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Server CPU time per echoed message, split into user and system time: a
+# steadier measure than msgs/s on a shared machine (another job slows the
+# server down, but barely changes what each message costs it).
+#   bench/cpu_per_message.sh SERVER SCENARIO [SECS]
+# SERVER: node | deno | bun (examples/echo.ts on that runtime), ws, deno-native,
+# bun-native, tcp-raw; SCENARIO: small | pipelined | bulk | large.
+# Server on CPU 0, wsbench on CPU 1 (as run.sh); needs bench/.out/bin from
+# `npm run bench:load`. Reads utime/stime of the server from /proc before and
+# after one run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+server=$1 scenario=$2 secs=${3:-3}
+bin=bench/.out/bin
+peers=../shared/tools/wsbench/peers
+port=$($bin/wsbench --free-port)
+case $scenario in
+  small) args="--conns 100 --size 32 --text --depth 1" ;;
+  pipelined) args="--conns 100 --size 32 --binary --depth 16" ;;
+  bulk) args="--conns 4 --size 65536 --binary --depth 4" ;;
+  large) args="--conns 1 --size 4194304 --binary --depth 1" ;;
+  *) echo "unknown scenario $scenario" >&2; exit 2 ;;
+esac
+case $server in
+  node) cmd=(node_modules/.bin/node examples/echo.ts --port "$port") ;;
+  bun) cmd=(node_modules/.bin/bun examples/echo.ts --port "$port") ;;
+  deno) cmd=(node_modules/.bin/deno run -A examples/echo.ts --port "$port") ;;
+  ws) cmd=(node_modules/.bin/node "$peers/ws-echo.mjs" "$port") ;;
+  deno-native) cmd=(node_modules/.bin/deno run --allow-net "$peers/deno-echo.ts" "$port") ;;
+  bun-native) cmd=(node_modules/.bin/bun "$peers/bun-echo.ts" "$port") ;;
+  tcp-raw) cmd=("$bin/tcp-echo" "$port") ;;
+  *) echo "unknown server $server" >&2; exit 2 ;;
+esac
+NODE_PATH=$PWD/node_modules taskset -c 0 "${cmd[@]}" > /dev/null 2>&1 &
+pid=$!
+trap 'kill -KILL $pid 2>/dev/null || true' EXIT
+$bin/wsbench --wait-port --port "$port" --seconds 20
+taskset -c 1 $bin/wsbench --port "$port" $args --seconds 1 --quiet > /dev/null || true
+read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
+out=$(taskset -c 1 $bin/wsbench --port "$port" $args --seconds "$secs" | head -1)
+read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat")
+msgs=$(echo "$out" | sed 's/.*"msgs":\([0-9]*\).*/\1/')
+rate=$(echo "$out" | sed 's/.*"msgs_per_s":\([0-9.]*\).*/\1/')
+awk -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v m="$msgs" -v t="$(getconf CLK_TCK)" -v r="$rate" -v n="$server" -v c="$scenario" \
+  'BEGIN { printf "%-11s %-9s %9.0f msgs/s   user %6.2f µs/msg   sys %6.2f µs/msg   total %6.2f µs/msg\n", n, c, r, u/t*1e6/m, s/t*1e6/m, (u+s)/t*1e6/m }'
