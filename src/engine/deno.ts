@@ -41,6 +41,8 @@ export type { HttpOptions } from "../http/options.ts";
  * is pending; a busy one grows up to the largest.
  */
 const READ_MIN = 1024, READ_MAX = 64 * 1024;
+/** Reads into a buffer this small are handed on as views, not copies (a kept view holds at most this much). */
+const SMALL_READ_BUFFER = 4096;
 /** Queued small writes are joined up to this size into one `conn.write`. */
 const COALESCE_LIMIT = 64 * 1024;
 
@@ -134,11 +136,12 @@ class DenoConnTransport implements SocketTransport {
           this.#closeIfDone();
           return;
         }
-        // The reader keeps (and unmasks in place) what it gets. A small read is
-        // copied out, so a message the application keeps does not hold the
-        // whole buffer, and the space serves the next read.
+        // The reader keeps (and unmasks in place) what it gets. A small read
+        // from a large buffer is copied out, so a message the application
+        // keeps does not hold the whole buffer, and the space serves the next
+        // read; from a small buffer (quiet traffic) it is a view too.
         let chunk: Uint8Array;
-        if (n < space / 4) chunk = buffer.slice(offset, offset + n);
+        if (n < space / 4 && buffer.length > SMALL_READ_BUFFER) chunk = buffer.slice(offset, offset + n);
         else {
           chunk = buffer.subarray(offset, offset + n);
           this.#readOffset = offset + n;
