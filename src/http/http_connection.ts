@@ -305,7 +305,7 @@ export class HttpConnection {
     const method = head.method;
     if (FORBIDDEN_METHODS.has(method.toUpperCase())) {
       // A web `Request` cannot carry these (Fetch standard); CONNECT would also need a tunnel.
-      this.#refuse(new HttpError(501, `the method ${method} is not implemented`));
+      this.#refuse(new HttpError(501, `this server does not support the method ${method}`));
       return;
     }
     const bodyAllowed = method !== "GET" && method !== "HEAD";
