@@ -16,6 +16,7 @@ import assert from "node:assert/strict";
 import * as zlib from "node:zlib";
 import { RawClient, type ReceivedMessage } from "./_helpers/raw_client.ts";
 import { type EchoServer, startEcho } from "./_helpers/echo_server.ts";
+import { repeatedBlock, seededBytes, wordText } from "./_helpers/seeded_bytes.ts";
 
 const TEXT = 1, BINARY = 2, CLOSE = 8, PONG = 10;
 
@@ -27,47 +28,12 @@ after(async () => {
   await server?.stop();
 });
 
-/** Deterministic pseudo-random bytes (xorshift32). */
-function random(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
 const WORDS = ["permessage", "deflate", "window", "context", "takeover", "héllo", "wörld", "✓", "🙂", " ", ", "]
   .map((w) => new TextEncoder().encode(w));
 
 /** Valid UTF-8 text of exactly `n` bytes, compressible like prose. */
 function text(n: number, seed: number): Uint8Array {
-  const pick = random(n, seed);
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (let i = 0; at < n; i++) {
-    const w = WORDS[pick[i % n] % WORDS.length];
-    if (at + w.length > n) {
-      out.fill(0x2e, at);
-      break;
-    }
-    out.set(w, at);
-    at += w.length;
-  }
-  return out;
-}
-
-/** A random block of `block` bytes repeated: compresses only with a window reaching further back than `block`. */
-function repeated(n: number, block: number, seed: number): Uint8Array {
-  const b = random(block, seed);
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i += block) out.set(b.subarray(0, Math.min(block, n - i)), i);
-  return out;
+  return wordText(n, seed, WORDS);
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
@@ -148,7 +114,7 @@ describe("12 compression: messages of growing size, context takeover both ways",
           for (let i = 0; i < count; i++) {
             await roundTrip(c, { opcode: TEXT, payload: text(size, size + i) }, `text ${size} #${i}`);
             // Alternately random (stored blocks) and repeated (long matches) binary.
-            const binary = i % 2 === 0 ? random(size, size * 7 + i) : repeated(size, Math.min(size, 1000), i);
+            const binary = i % 2 === 0 ? seededBytes(size, size * 7 + i) : repeatedBlock(size, Math.min(size, 1000), i);
             await roundTrip(c, { opcode: BINARY, payload: binary }, `binary ${size} #${i}`);
           }
         }
@@ -165,7 +131,7 @@ async function messageSet(c: RawClient): Promise<void> {
   const { serverMaxWindowBits: bits, serverNoContextTakeover } = c.deflate!.agreement;
   const sentence = text(4096, 99);
   await roundTrip(c, { opcode: TEXT, payload: text(16, 1) }, "16 B text");
-  await roundTrip(c, { opcode: BINARY, payload: random(1024, 2) }, "1 KiB random binary");
+  await roundTrip(c, { opcode: BINARY, payload: seededBytes(1024, 2) }, "1 KiB random binary");
   const first = await roundTrip(c, { opcode: TEXT, payload: sentence }, "4 KiB text");
   const second = await roundTrip(c, { opcode: TEXT, payload: sentence }, "the same 4 KiB text again");
   if (!serverNoContextTakeover && bits >= 13) {
@@ -175,15 +141,15 @@ async function messageSet(c: RawClient): Promise<void> {
     assert.equal(second.wireLength, first.wireLength, "without context takeover the same message compresses alike");
   }
   // Repeats just beyond the agreed window: a server using a larger one fails to decode here.
-  if (bits < 15) await roundTrip(c, { opcode: BINARY, payload: repeated(65536, (1 << bits) + 100, 3) }, "window");
-  await roundTrip(c, { opcode: BINARY, payload: repeated(65536, 3000, 4) }, "64 KiB repeated binary");
+  if (bits < 15) await roundTrip(c, { opcode: BINARY, payload: repeatedBlock(65536, (1 << bits) + 100, 3) }, "window");
+  await roundTrip(c, { opcode: BINARY, payload: repeatedBlock(65536, 3000, 4) }, "64 KiB repeated binary");
   await roundTrip(c, { opcode: TEXT, payload: text(262144, 5) }, "256 KiB text");
   await roundTrip(
     c,
     { opcode: TEXT, payload: text(20000, 6), fragments: 5, ping: new TextEncoder().encode("between") },
     "text in 5 compressed fragments with a ping after the first",
   );
-  await roundTrip(c, { opcode: BINARY, payload: random(300, 7), compress: false }, "an uncompressed message");
+  await roundTrip(c, { opcode: BINARY, payload: seededBytes(300, 7), compress: false }, "an uncompressed message");
   await roundTrip(c, { opcode: TEXT, payload: sentence }, "4 KiB text after the uncompressed message");
   await roundTrip(c, { opcode: BINARY, payload: new Uint8Array(0) }, "an empty message");
 }
@@ -289,7 +255,7 @@ describe("compression failures", () => {
   test("RSV2 beside RSV1 fails with 1002", async () => {
     const c = await open();
     try {
-      await c.send([{ opcode: BINARY, rsv: 6, payload: await c.deflate!.compress(random(10, 1)) }]);
+      await c.send([{ opcode: BINARY, rsv: 6, payload: await c.deflate!.compress(seededBytes(10, 1)) }]);
       await expectClose(c, 1002);
     } finally {
       c.close();
@@ -318,7 +284,7 @@ describe("compression failures", () => {
     const c = await open();
     try {
       // 3000-byte repeats need a window of at least 12 bits; a 9-bit inflater finds them too far back.
-      const out = zlib.deflateRawSync(repeated(30000, 3000, 5), { windowBits: 15 });
+      const out = zlib.deflateRawSync(repeatedBlock(30000, 3000, 5), { windowBits: 15 });
       await c.send([{ opcode: BINARY, rsv: 4, payload: new Uint8Array(out) }]);
       await expectClose(c, 1007);
     } finally {

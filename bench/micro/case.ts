@@ -43,20 +43,7 @@ export interface MicroCase {
 }
 
 /** `n` pseudo-random bytes from a fixed seed, so every runtime parses the same input. */
-export function seededBytes(n: number, seed = 0x9e3779b9): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    // xorshift32
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+export { seededBytes } from "../../tests/_helpers/seeded_bytes.ts";
 
 /**
  * A reference that copies `source` into a buffer of the same size with

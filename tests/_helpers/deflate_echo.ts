@@ -20,6 +20,7 @@ import type { Server } from "../../src/http/serve_types.ts";
 import { engineServe } from "./engine.ts";
 import { type TappedConnection, type TappedMessage, WireTap } from "./wire_tap.ts";
 import { inflateAlone, StreamInflater } from "./zlib_peer.ts";
+import { repeatedBlock, seededBytes, wordText } from "./seeded_bytes.ts";
 
 export type RouteName = "takeover" | "no-takeover" | "window-10" | "fragments";
 
@@ -88,47 +89,12 @@ export interface ScenarioMessage {
   compressible: boolean;
 }
 
-/** Deterministic pseudo-random bytes (xorshift32). */
-function random(n: number, seed: number): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
+const VOCABULARY = ["alpha", "beta", "gamma", "delta", "héllo", "wörld", "✓", "naïve", "日本", "🙂", "the", "of"]
+  .map((w) => new TextEncoder().encode(w + " "));
 
 /** Text of random words, some with multi-byte UTF-8, exactly `n` bytes. */
 function words(n: number, seed: number): Uint8Array<ArrayBuffer> {
-  const vocabulary = ["alpha", "beta", "gamma", "delta", "héllo", "wörld", "✓", "naïve", "日本", "🙂", "the", "of"];
-  const encoder = new TextEncoder();
-  const encoded = vocabulary.map((w) => encoder.encode(w + " "));
-  const pick = random(Math.ceil(n / 2) + 16, seed);
-  const out = new Uint8Array(n);
-  let at = 0;
-  for (let i = 0; at < n; i++) {
-    const w = encoded[pick[i % pick.length] % encoded.length];
-    if (at + w.length > n) {
-      out.fill(0x2e, at);
-      break;
-    }
-    out.set(w, at);
-    at += w.length;
-  }
-  return out;
-}
-
-/** A random block repeated: compressible only with a window larger than the block. */
-function repeatedBlock(n: number, block: number, seed: number): Uint8Array<ArrayBuffer> {
-  const b = random(block, seed);
-  const out = new Uint8Array(n);
-  for (let i = 0; i < n; i += block) out.set(b.subarray(0, Math.min(block, n - i)), i);
-  return out;
+  return wordText(n, seed, VOCABULARY, Math.ceil(n / 2) + 16);
 }
 
 const encoder = new TextEncoder();
@@ -145,14 +111,14 @@ export function scenario(large: number): ScenarioMessage[] {
     { kind: "text", bytes: encoder.encode("Hello"), compressible: false },
     { kind: "text", bytes: SENTENCE, compressible: true },
     { kind: "text", bytes: SENTENCE, compressible: true },
-    { kind: "binary", bytes: random(64, 3), compressible: false },
+    { kind: "binary", bytes: seededBytes(64, 3), compressible: false },
     { kind: "binary", bytes: new Uint8Array(0), compressible: false },
     { kind: "text", bytes: words(MiB, 5), compressible: true },
     { kind: "binary", bytes: repeatedBlock(large, 3000, 7), compressible: true },
-    { kind: "binary", bytes: random(large, 11), compressible: false },
+    { kind: "binary", bytes: seededBytes(large, 11), compressible: false },
     { kind: "text", bytes: words(large, 13), compressible: true },
     { kind: "text", bytes: words(16, 17), compressible: false },
-    { kind: "binary", bytes: random(16, 19), compressible: false },
+    { kind: "binary", bytes: seededBytes(16, 19), compressible: false },
   ];
 }
 
