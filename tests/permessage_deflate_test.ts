@@ -15,6 +15,7 @@ import {
   type WebSocketExtension,
   type WebSocketExtensionFactory,
 } from "../mod.ts";
+import { concatBytes } from "./_helpers/bytes.ts";
 
 const hex = (b: Uint8Array): string => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join(" ");
 const bytes = (h: string): Uint8Array => new Uint8Array(h.split(" ").map((x) => parseInt(x, 16)));
@@ -32,17 +33,7 @@ async function decode(ext: WebSocketExtension, payloads: Uint8Array[], max = 1 <
   for (let i = 0; i < payloads.length; i++) {
     await ext.decodeFrame(payloads[i], i === payloads.length - 1, max, (c) => void parts.push(c.slice()));
   }
-  return concat(parts);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 async function rejection(p: Promise<unknown>): Promise<WebSocketError> {
@@ -163,7 +154,7 @@ test("an outgoing fragmented message: RSV1 on the first frame only, and the fram
   assert.deepEqual([a.fin, b.fin, c.fin], [false, false, true]);
   assert.ok(a instanceof Frame.Text && b instanceof Frame.Continuation && c instanceof Frame.Continuation);
   // Independent check: the payloads plus the tail inflate to the message.
-  const wire = concat([a.data, b.data, c.data, bytes("00 00 ff ff")]);
+  const wire = concatBytes([a.data, b.data, c.data, bytes("00 00 ff ff")]);
   assert.equal(zlib.inflateRawSync(wire, { finishFlush: zlib.constants.Z_SYNC_FLUSH }).toString(), "Hello");
   assert.equal(new TextDecoder().decode(await decode(ext, [a.data, b.data, c.data])), "Hello");
   // A small single-frame message after it is below the threshold again.
@@ -415,7 +406,7 @@ async function bomb(mib: number): Promise<Uint8Array> {
   peer.close();
   const parts = [first];
   for (let i = 1; i < mib; i++) parts.push(rest);
-  return concat(parts);
+  return concatBytes(parts);
 }
 
 test("inflation stops at maxMessageSize: a 1 MiB frame that would inflate to 1 GiB fails with 1009", async () => {
@@ -531,7 +522,7 @@ test("calls made without waiting settle in call order and never reorder messages
     return ext.decodeFrame(f.data, true, 1 << 30, (c) => void decoded[i].push(c.slice())).then(() => order.push(i));
   }));
   assert.deepEqual(order, [0, 2, 4]);
-  messages.forEach((m, i) => assert.deepEqual(concat(decoded[i]), m, `message ${i}`));
+  messages.forEach((m, i) => assert.deepEqual(concatBytes(decoded[i]), m, `message ${i}`));
   ext.dispose();
 });
 

@@ -4,6 +4,7 @@
  * byte-stream pair whose other end is what `upgrade()` gets.
  */
 import { type Frame, FrameReader, FrameWriter } from "../../mod.ts";
+import { concatBytes } from "./bytes.ts";
 
 export const UPGRADE_HEADERS: Record<string, string> = {
   upgrade: "websocket",
@@ -51,15 +52,7 @@ export class TestClient {
 
   /** Sends frames, masked, in one chunk. */
   async send(...frames: Frame[]): Promise<void> {
-    const parts = frames.map((f) => this.#encoder.encode(f));
-    const total = parts.reduce((n, p) => n + p.length, 0);
-    const out = new Uint8Array(total);
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    await this.sendBytes(out);
+    await this.sendBytes(concatBytes(frames.map((f) => this.#encoder.encode(f))));
   }
 
   /** Ends the client's output (a TCP FIN). */

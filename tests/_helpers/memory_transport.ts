@@ -4,6 +4,7 @@
  */
 import type { SocketTransport } from "../../src/http/socket_transport.ts";
 import type { TransportSink } from "../../src/transport.ts";
+import { concatBytes } from "./bytes.ts";
 
 const ascii = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0));
 
@@ -85,14 +86,7 @@ export class MemoryTransport implements SocketTransport {
   }
 
   bytes(): Uint8Array {
-    const total = this.written.reduce((n, c) => n + c.length, 0);
-    const out = new Uint8Array(total);
-    let o = 0;
-    for (const c of this.written) {
-      out.set(c, o);
-      o += c.length;
-    }
-    return out;
+    return concatBytes(this.written);
   }
 
   #wake(): void {

@@ -7,6 +7,7 @@
 import { connect, type Socket } from "node:net";
 import { createHash, randomBytes } from "node:crypto";
 import { ClientDeflate, parseDeflateAnswer } from "./raw_deflate.ts";
+import { concatBytes } from "./bytes.ts";
 
 export interface WireFrame {
   fin: boolean;
@@ -238,15 +239,7 @@ export class RawClient {
 
   /** Sends frames (concatenated in one write unless chopped). */
   async send(frames: Parameters<typeof encodeClientFrame>[0][], options: SendOptions = {}): Promise<void> {
-    const parts = frames.map(encodeClientFrame);
-    const total = parts.reduce((n, p) => n + p.length, 0);
-    const out = new Uint8Array(total);
-    let o = 0;
-    for (const p of parts) {
-      out.set(p, o);
-      o += p.length;
-    }
-    await this.write(out, options);
+    await this.write(concatBytes(frames.map(encodeClientFrame)), options);
   }
 
   /** The next frame from the server, or null once it closed the connection. Rejects after `timeout` ms. */

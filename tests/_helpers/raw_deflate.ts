@@ -8,6 +8,7 @@
  * promised to drop, fails to decode here.
  */
 import * as zlib from "node:zlib";
+import { concatBytes } from "./bytes.ts";
 
 const TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
 
@@ -85,15 +86,7 @@ function collect(stream: zlib.DeflateRaw | zlib.InflateRaw, input: Uint8Array): 
     stream.flush(zlib.constants.Z_SYNC_FLUSH, () => {
       stream.off("data", onData);
       stream.off("error", onError);
-      let n = 0;
-      for (const p of parts) n += p.length;
-      const out = new Uint8Array(n);
-      let o = 0;
-      for (const p of parts) {
-        out.set(p, o);
-        o += p.length;
-      }
-      resolve(out);
+      resolve(concatBytes(parts));
     });
   });
 }

@@ -5,6 +5,7 @@
 import { Buffer } from "node:buffer";
 import * as net from "node:net";
 import * as tls from "node:tls";
+import { concatBytes } from "./bytes.ts";
 
 export class SocketClient {
   readonly socket: net.Socket;
@@ -64,13 +65,7 @@ export class SocketClient {
   }
 
   bytes(): Uint8Array {
-    const out = new Uint8Array(this.received);
-    let o = 0;
-    for (const c of this.chunks) {
-      out.set(c, o);
-      o += c.length;
-    }
-    return out;
+    return concatBytes(this.chunks);
   }
 
   #wake(): void {

@@ -9,6 +9,7 @@
  * which Deno, Bun and Node all provide.
  */
 import { connect, createServer, type Server, type Socket } from "node:net";
+import { concatBytes } from "./bytes.ts";
 
 export interface TappedFrame {
   fin: boolean;
@@ -37,7 +38,7 @@ class FrameTap {
 
   push(chunk: Uint8Array): void {
     if (this.head === null) {
-      const data = concat([...this.#pending, chunk]);
+      const data = concatBytes([...this.#pending, chunk]);
       this.#pending = [];
       this.#pendingLength = 0;
       const end = indexOfHeadEnd(data);
@@ -54,7 +55,7 @@ class FrameTap {
     this.#pendingLength += chunk.length;
     // A large frame arrives in many chunks: join them only once it is all here.
     if (this.#pendingLength < this.#need) return;
-    const data = concat(this.#pending);
+    const data = concatBytes(this.#pending);
     let at = 0;
     for (;;) {
       const parsed = parseFrame(data, at);
@@ -84,7 +85,7 @@ class FrameTap {
       if (current === null) throw new Error("a continuation frame with no message to continue on the wire");
       current.frames.push(f);
       if (f.fin) {
-        current.payload = concat(current.frames.map((x) => x.payload));
+        current.payload = concatBytes(current.frames.map((x) => x.payload));
         out.push(current);
         current = null;
       }
@@ -126,18 +127,6 @@ function parseFrame(b: Uint8Array, at: number): { frame: TappedFrame; end: numbe
     frame: { fin: (b0 & 0x80) !== 0, rsv: (b0 >> 4) & 7, opcode: b0 & 0x0f, payload },
     end: p + n,
   };
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
 
 /** One proxied connection. */

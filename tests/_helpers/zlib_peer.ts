@@ -4,18 +4,9 @@
  * way RFC 7692 §7.2 describes, with or without context takeover.
  */
 import * as zlib from "node:zlib";
+import { concatBytes } from "./bytes.ts";
 
 const TAIL = new Uint8Array([0x00, 0x00, 0xff, 0xff]);
-
-function join(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 /** Decompresses a peer's messages, keeping the window between them. */
 export class StreamInflater {
@@ -29,10 +20,10 @@ export class StreamInflater {
   inflate(data: Uint8Array): Promise<Uint8Array> {
     return new Promise((resolve, reject) => {
       this.#z.once("error", reject);
-      this.#z.write(join([data, TAIL]));
+      this.#z.write(concatBytes([data, TAIL]));
       this.#z.flush(zlib.constants.Z_SYNC_FLUSH, () => {
         this.#z.off("error", reject);
-        resolve(join(this.#out.splice(0)));
+        resolve(concatBytes(this.#out.splice(0)));
       });
     });
   }
@@ -54,7 +45,7 @@ export class StreamDeflater {
     return new Promise((resolve) => {
       this.#z.write(data);
       this.#z.flush(zlib.constants.Z_SYNC_FLUSH, () => {
-        const all = join(this.#out.splice(0));
+        const all = concatBytes(this.#out.splice(0));
         resolve(fin ? all.subarray(0, all.length - 4) : all);
       });
     });
@@ -66,7 +57,9 @@ export class StreamDeflater {
 
 /** One message's payload inflated on its own (no context), as a peer without context takeover does. */
 export function inflateAlone(payload: Uint8Array): Uint8Array {
-  return new Uint8Array(zlib.inflateRawSync(join([payload, TAIL]), { finishFlush: zlib.constants.Z_SYNC_FLUSH }));
+  return new Uint8Array(
+    zlib.inflateRawSync(concatBytes([payload, TAIL]), { finishFlush: zlib.constants.Z_SYNC_FLUSH }),
+  );
 }
 
 /** One message compressed on its own (no context); the payload to send. */
