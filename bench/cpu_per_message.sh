@@ -12,25 +12,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 server=$1 scenario=$2 secs=${3:-3}
 bin=bench/.out/bin
-peers=../shared/tools/wsbench/peers
 port=$($bin/wsbench --free-port)
-case $scenario in
-  small) args="--conns 100 --size 32 --text --depth 1" ;;
-  pipelined) args="--conns 100 --size 32 --binary --depth 16" ;;
-  bulk) args="--conns 4 --size 65536 --binary --depth 4" ;;
-  large) args="--conns 1 --size 4194304 --binary --depth 1" ;;
-  *) echo "unknown scenario $scenario" >&2; exit 2 ;;
-esac
-case $server in
-  node) cmd=(node_modules/.bin/node examples/echo.ts --port "$port") ;;
-  bun) cmd=(node_modules/.bin/bun examples/echo.ts --port "$port") ;;
-  deno) cmd=(node_modules/.bin/deno run -A examples/echo.ts --port "$port") ;;
-  ws) cmd=(node_modules/.bin/node "$peers/ws-echo.mjs" "$port") ;;
-  deno-native) cmd=(node_modules/.bin/deno run --allow-net "$peers/deno-echo.ts" "$port") ;;
-  bun-native) cmd=(node_modules/.bin/bun "$peers/bun-echo.ts" "$port") ;;
-  tcp-raw) cmd=("$bin/tcp-echo" "$port") ;;
-  *) echo "unknown server $server" >&2; exit 2 ;;
-esac
+source bench/servers.sh
+args=$(scenario_args "$scenario")
+server_command "$server" "$port"
 NODE_PATH=$PWD/node_modules taskset -c 0 "${cmd[@]}" > /dev/null 2>&1 &
 pid=$!
 trap 'kill -KILL $pid 2>/dev/null || true' EXIT

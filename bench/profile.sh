@@ -10,24 +10,11 @@ runtime=$1 scenario=$2 secs=${3:-5} out=${4:-/tmp/hybi-prof}
 mkdir -p "$out"; rm -f "$out"/*.cpuprofile "$out"/isolate-*.log
 bin=bench/.out/bin
 port=$($bin/wsbench --free-port)
-case $scenario in
-  small) args="--conns 100 --size 32 --text --depth 1" ;;
-  pipelined) args="--conns 100 --size 32 --binary --depth 16" ;;
-  bulk) args="--conns 4 --size 65536 --binary --depth 4" ;;
-  large) args="--conns 1 --size 4194304 --binary --depth 1" ;;
-  *) echo "unknown scenario $scenario" >&2; exit 2 ;;
-esac
+source bench/servers.sh
+args=$(scenario_args "$scenario")
 root=$PWD
 if [ "${PROFILE:-1}" = 0 ]; then
-  case $runtime in
-    node) cmd=("$root/node_modules/.bin/node" examples/echo.ts --port "$port") ;;
-    bun) cmd=("$root/node_modules/.bin/bun" examples/echo.ts --port "$port") ;;
-    deno) cmd=("$root/node_modules/.bin/deno" run -A examples/echo.ts --port "$port") ;;
-    ws) cmd=("$root/node_modules/.bin/node" /work/shared/tools/wsbench/peers/ws-echo.mjs "$port") ;;
-    deno-native) cmd=("$root/node_modules/.bin/deno" run --allow-net /work/shared/tools/wsbench/peers/deno-echo.ts "$port") ;;
-    bun-native) cmd=("$root/node_modules/.bin/bun" /work/shared/tools/wsbench/peers/bun-echo.ts "$port") ;;
-    tcp-raw) cmd=("$root/$bin/tcp-echo" "$port") ;;
-  esac
+  server_command "$runtime" "$port"
 else
 case $runtime in
   node) cmd=("$root/node_modules/.bin/node" --cpu-prof --cpu-prof-dir="$out" examples/echo.ts --port "$port") ;;
