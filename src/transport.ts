@@ -67,6 +67,15 @@ export interface Transport {
 /** Property under which an engine attaches a native transport to its streams. */
 export const TRANSPORT: unique symbol = Symbol("hybi.transport");
 
+/**
+ * `chunk` as a plain `Uint8Array` over the same memory: engines hand on the
+ * runtime's own subclass (Node's and Bun's `Buffer`, whose `slice` does not
+ * copy), which must not reach the application.
+ */
+export function plainView(chunk: Uint8Array): Uint8Array {
+  return chunk.constructor === Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+}
+
 /** Default high-water mark of queued outgoing bytes: 1 MiB. */
 export const DEFAULT_WRITE_HIGH_WATER_MARK: number = 1024 * 1024;
 

@@ -15,6 +15,7 @@
 import type * as Zlib from "node:zlib";
 import { CloseCode } from "../close_reason.ts";
 import { ErrorCode, WebSocketError } from "../errors.ts";
+import { plainView } from "../transport.ts";
 
 type ZlibModule = typeof Zlib;
 
@@ -52,11 +53,6 @@ async function zlibModule(): Promise<ZlibModule> {
       { cause },
     );
   }
-}
-
-/** A plain `Uint8Array` view of a zlib output chunk (a `Buffer`, whose `slice` does not copy). */
-function plain(chunk: Uint8Array): Uint8Array {
-  return new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
 }
 
 function closedError(): WebSocketError {
@@ -172,7 +168,7 @@ export class MessageInflater {
         return;
       }
       try {
-        emit(plain(chunk));
+        emit(plainView(chunk));
       } catch (error) {
         this.#fail(error);
       }
@@ -340,7 +336,7 @@ export class MessageDeflater {
       flush: Z_SYNC_FLUSH,
     });
     stream.on("data", (chunk: Uint8Array) => {
-      if (stream === this.#stream) this.#chunks.push(plain(chunk));
+      if (stream === this.#stream) this.#chunks.push(plainView(chunk));
     });
     stream.on("error", (error: unknown) => {
       if (stream === this.#stream) this.#fail(error);

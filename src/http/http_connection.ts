@@ -28,6 +28,7 @@ import {
 } from "./response_head.ts";
 import type { ServeHandler, ServeHandlerInfo } from "./serve_types.ts";
 import type { SocketTransport } from "./socket_transport.ts";
+import { plainView } from "../transport.ts";
 import { transportStreams } from "./transport_streams.ts";
 import { UpgradedTransport } from "./upgraded_transport.ts";
 
@@ -402,10 +403,7 @@ export class HttpConnection {
   #deliverBody(piece: Uint8Array): void {
     const controller = this.#bodyController;
     if (controller === null || piece.length === 0) return;
-    // A runtime's own subclass (Node's and Bun's Buffer) stays inside: the application gets a plain view.
-    controller.enqueue(
-      piece.constructor === Uint8Array ? piece : new Uint8Array(piece.buffer, piece.byteOffset, piece.byteLength),
-    );
+    controller.enqueue(plainView(piece));
     if (!this.#bodyPaused && (controller.desiredSize ?? 1) <= 0) {
       this.#bodyPaused = true;
       this.#transport.pause();

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { TRANSPORT, type Transport } from "../transport.ts";
+import { plainView, TRANSPORT, type Transport } from "../transport.ts";
 
 /** A byte-stream pair over one transport. */
 export interface TransportStreams {
@@ -36,10 +36,7 @@ export function transportStreams(transport: Transport): TransportStreams {
     transport.start({
       data(chunk) {
         if (inputClosed) return;
-        // Node's and Bun's engines hand on their Buffers; the application gets plain views.
-        controller.enqueue(
-          chunk.constructor === Uint8Array ? chunk : new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength),
-        );
+        controller.enqueue(plainView(chunk));
         // No reader is waiting: stop until the next pull.
         if ((controller.desiredSize ?? 0) <= 0) transport.pause();
       },
