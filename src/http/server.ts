@@ -52,9 +52,7 @@ export class HttpServer implements Server {
   readonly #scheme: string;
   readonly #engine = new AbortController();
   readonly #connections = new Set<HttpConnection>();
-  /** Connections counted against `maxConnections` (those refused with 503 are not). */
-  #served = 0;
-  // Connections over maxConnections, answered 503: they do not count toward #served.
+  // Connections over maxConnections, being answered 503: the others count against the limit.
   readonly #refused = new Set<HttpConnection>();
   readonly #jobs = new Set<Job>();
   readonly #onError: (error: unknown) => void;
@@ -131,11 +129,10 @@ export class HttpServer implements Server {
       transport.destroy();
       return;
     }
+    const served = this.#connections.size - this.#refused.size < this.#http.maxConnections;
     const connection = new HttpConnection(transport, this.#context ??= this.#makeContext(), { remoteAddr });
     this.#connections.add(connection);
-    const served = this.#served < this.#http.maxConnections;
-    if (served) this.#served++;
-    else this.#refused.add(connection);
+    if (!served) this.#refused.add(connection);
     connection.start();
     if (!served) connection.refuse(new HttpError(503, "the server has too many connections; try again later"));
   }
@@ -154,7 +151,7 @@ export class HttpServer implements Server {
       onJob: (job, connection) => this.#track(job, connection),
       onClosed: (connection) => {
         connections.delete(connection);
-        if (!refused.delete(connection)) this.#served--;
+        refused.delete(connection);
       },
     };
   }
