@@ -25,6 +25,7 @@ import type { ServeHandler, ServeOptions, Server } from "../http/serve_types.ts"
 import { DEFAULT_HOSTNAME, DEFAULT_PORT, HttpServer, tlsOptions } from "../http/server.ts";
 import type { SocketTransport } from "../http/socket_transport.ts";
 import type { TransportSink } from "../transport.ts";
+import { FlushWaiters } from "../http/flush_waiters.ts";
 
 export type {
   NetAddr,
@@ -97,7 +98,7 @@ class BunSocketTransport implements SocketTransport {
   #shutDown = false;
   #destroyed = false;
   #error: unknown = undefined;
-  #flushWaiters: (() => void)[] = [];
+  readonly #flushWaiters = new FlushWaiters();
   #resolveClosed!: () => void;
   readonly closed: Promise<void>;
 
@@ -157,7 +158,7 @@ class BunSocketTransport implements SocketTransport {
     this.#destroyed = true;
     this.#queue = [];
     this.#queued = 0;
-    this.#wakeFlushWaiters();
+    this.#flushWaiters.wake();
     this.#resolveClosed();
   }
 
@@ -211,7 +212,7 @@ class BunSocketTransport implements SocketTransport {
 
   #afterProgress(): void {
     const queued = this.#queued;
-    if (queued === 0) this.#wakeFlushWaiters();
+    if (queued === 0) this.#flushWaiters.wake();
     if (queued < this.#highWaterMark && (this.#needDrain || queued === 0)) {
       this.#needDrain = false;
       this.#sink?.drain();
@@ -221,14 +222,7 @@ class BunSocketTransport implements SocketTransport {
 
   flushed(): Promise<void> {
     if (this.#destroyed || this.#queued === 0) return Promise.resolve();
-    return new Promise((resolve) => this.#flushWaiters.push(resolve));
-  }
-
-  #wakeFlushWaiters(): void {
-    const waiters = this.#flushWaiters;
-    if (waiters.length === 0) return;
-    this.#flushWaiters = [];
-    for (const w of waiters) w();
+    return this.#flushWaiters.wait();
   }
 
   end(): void {
@@ -253,7 +247,7 @@ class BunSocketTransport implements SocketTransport {
     this.#queue = [];
     this.#queued = 0;
     this.#socket.terminate();
-    this.#wakeFlushWaiters();
+    this.#flushWaiters.wake();
     this.#resolveClosed();
   }
 }

@@ -25,6 +25,7 @@ import type { NetAddr, ServeHandler, ServeOptions, Server } from "../http/serve_
 import { DEFAULT_HOSTNAME, DEFAULT_PORT, HttpServer, tlsOptions } from "../http/server.ts";
 import type { SocketTransport } from "../http/socket_transport.ts";
 import type { TransportSink } from "../transport.ts";
+import { FlushWaiters } from "../http/flush_waiters.ts";
 
 export type {
   NetAddr,
@@ -78,7 +79,7 @@ class DenoConnTransport implements SocketTransport {
   #outputEnded = false;
   #writeClosed = false;
   #destroyed = false;
-  #flushWaiters: (() => void)[] = [];
+  readonly #flushWaiters = new FlushWaiters();
   #resolveClosed!: () => void;
   readonly closed: Promise<void>;
 
@@ -228,7 +229,7 @@ class DenoConnTransport implements SocketTransport {
           this.#sink?.drain();
         }
       }
-      this.#wakeFlushWaiters();
+      this.#flushWaiters.wake();
       if (this.#outputEnded && !this.#writeClosed) await this.#closeWrite();
     } catch (error) {
       if (this.#destroyed) return;
@@ -255,14 +256,7 @@ class DenoConnTransport implements SocketTransport {
 
   flushed(): Promise<void> {
     if (this.#destroyed || (this.#queued === 0 && !this.#writing)) return Promise.resolve();
-    return new Promise((resolve) => this.#flushWaiters.push(resolve));
-  }
-
-  #wakeFlushWaiters(): void {
-    const waiters = this.#flushWaiters;
-    if (waiters.length === 0) return;
-    this.#flushWaiters = [];
-    for (const w of waiters) w();
+    return this.#flushWaiters.wait();
   }
 
   end(): void {
@@ -291,7 +285,7 @@ class DenoConnTransport implements SocketTransport {
     } catch {
       // Already closed.
     }
-    this.#wakeFlushWaiters();
+    this.#flushWaiters.wake();
     this.#resolveClosed();
   }
 }

@@ -37,6 +37,7 @@ import { UpgradedTransport } from "../http/upgraded_transport.ts";
 import { Job } from "../job.ts";
 import type { TransportSink } from "../transport.ts";
 import { WebSocketUpgrade } from "../upgrade.ts";
+import { FlushWaiters } from "../http/flush_waiters.ts";
 
 export type {
   NetAddr,
@@ -76,7 +77,7 @@ class NodeSocketTransport implements SocketTransport {
   #outputEnded = false;
   #destroyed = false;
   #error: unknown = undefined;
-  #flushWaiters: (() => void)[] | null = null;
+  readonly #flushWaiters = new FlushWaiters();
   readonly closed: Promise<void>;
   #resolveClosed!: () => void;
 
@@ -99,7 +100,7 @@ class NodeSocketTransport implements SocketTransport {
       this.#sink.end(this.#error ?? new Error("the connection closed"));
     }
     this.#destroyed = true;
-    this.#wakeFlushWaiters();
+    this.#flushWaiters.wake();
     this.#resolveClosed();
   }
 
@@ -149,7 +150,7 @@ class NodeSocketTransport implements SocketTransport {
       if (done !== null) done(chunk!);
     }
     const buffered = this.#socket.writableLength;
-    if (buffered === 0) this.#wakeFlushWaiters();
+    if (buffered === 0) this.#flushWaiters.wake();
     if (this.#destroyed || buffered >= this.#highWaterMark) return;
     // Also on an empty queue: a session may wait with a lower mark than ours.
     if (this.#needDrain || buffered === 0) {
@@ -171,14 +172,7 @@ class NodeSocketTransport implements SocketTransport {
 
   flushed(): Promise<void> {
     if (this.#destroyed || this.#socket.writableLength === 0) return Promise.resolve();
-    return new Promise((resolve) => (this.#flushWaiters ??= []).push(resolve));
-  }
-
-  #wakeFlushWaiters(): void {
-    const waiters = this.#flushWaiters;
-    if (waiters === null || waiters.length === 0) return;
-    this.#flushWaiters = null;
-    for (const w of waiters) w();
+    return this.#flushWaiters.wait();
   }
 
   end(): void {
