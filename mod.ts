@@ -72,16 +72,20 @@ export {
   router,
   type RouteVerifier,
   webSocket,
+  type WebSocketHandlersRouteOptions,
   webSocketRaw,
   type WebSocketRouteContext,
   type WebSocketRouteOptions,
 } from "./src/routing.ts";
 export { RawWebSocketSession } from "./src/session/raw_session.ts";
+export { ServerWebSocket, type WebSocketHandlers } from "./src/session/server_web_socket.ts";
+export type { MessageOptions } from "./src/session/message_core.ts";
 export type { WebSocketSession } from "./src/session/session.ts";
 export { sha1 } from "./src/sha1.ts";
 export { isValidUtf8, Utf8Validator } from "./src/utf8.ts";
 export {
   type RawSessionHandler,
+  type SessionHandler,
   type UpgradeContext,
   type UpgradeVerifier,
   type WebSocketAcceptOptions,

@@ -51,6 +51,11 @@ export const ErrorCode: {
   readonly InternalError: "WS_ERR_INTERNAL";
   /** Outgoing bytes queued beyond the configured limit. */
   readonly SendQueueFull: "WS_ERR_SEND_QUEUE_FULL";
+  /**
+   * Incoming messages nobody reads piled up beyond the default session's
+   * limit while no `for await` loop was reading (1008).
+   */
+  readonly UnreadMessages: "WS_ERR_UNREAD_MESSAGES";
   /** The peer closed the transport without a close handshake. */
   readonly ConnectionLost: "WS_ERR_CONNECTION_LOST";
   /** The opening handshake request is not a valid WebSocket upgrade. */
@@ -79,6 +84,7 @@ export const ErrorCode: {
   SessionClosed: "WS_ERR_SESSION_CLOSED",
   InternalError: "WS_ERR_INTERNAL",
   SendQueueFull: "WS_ERR_SEND_QUEUE_FULL",
+  UnreadMessages: "WS_ERR_UNREAD_MESSAGES",
   ConnectionLost: "WS_ERR_CONNECTION_LOST",
   BadHandshake: "WS_ERR_BAD_HANDSHAKE",
   UnsupportedVersion: "WS_ERR_UNSUPPORTED_VERSION",

@@ -20,7 +20,8 @@ import {
   type DefaultWebSocketSession,
   runDefaultSession,
 } from "./session/default_session.ts";
-import { WebSocketUpgrade, type WebSocketUpgradeOptions } from "./upgrade.ts";
+import type { WebSocketHandlers } from "./session/server_web_socket.ts";
+import { type SessionHandler, WebSocketUpgrade, type WebSocketUpgradeOptions } from "./upgrade.ts";
 
 /** What a route's handler learns besides the request. */
 export interface RouteContext {
@@ -54,43 +55,55 @@ export interface Route {
 }
 
 /** What a WebSocket route's handler learns besides the session. */
-export interface WebSocketRouteContext extends RouteContext {
+export interface WebSocketRouteContext<T = unknown> extends RouteContext {
   /** The opening handshake request. */
   readonly request: Request;
+  /** What `verify` returned (the authenticated user, for example), or `undefined`. */
+  readonly data: T;
 }
 
 /** The handler of a {@linkcode webSocketRaw} route: it runs the RAW session; its return ends the session. */
-export type RawRouteHandler = (
+export type RawRouteHandler<T = unknown> = (
   session: RawWebSocketSession,
-  context: WebSocketRouteContext,
+  context: WebSocketRouteContext<T>,
 ) => Promise<void> | void;
 
 /**
  * A route's check of an upgrade request before any WebSocket byte is sent:
- * a `Response` refuses the upgrade with it; nothing accepts it.
+ * a `Response` refuses the upgrade with it; anything else accepts it and
+ * becomes the connection's `data` (`ws.data`, `session.data`,
+ * `context.data`), so the handler gets the authenticated user without
+ * parsing the request again.
  */
-export type RouteVerifier = (
+export type RouteVerifier<T = unknown> = (
   request: Request,
   context: RouteContext,
-) => Response | void | Promise<Response | void>;
+) => Response | T | Promise<Response | T>;
 
 /** Options of a WebSocket route: the upgrade's limits and origin policy, plus the `verify` hook. */
-export interface WebSocketRouteOptions extends WebSocketUpgradeOptions {
+export interface WebSocketRouteOptions<T = unknown> extends WebSocketUpgradeOptions {
   /**
    * Runs once the handshake is valid and the `Origin` allowed, before the
    * 101 response, with the path's parameters: returning a `Response`
-   * (401, 404 …) refuses the upgrade with it. Default: accept.
+   * (401, 404 …) refuses the upgrade with it; any other value accepts it
+   * and becomes the connection's `data`. Default: accept.
    */
-  verify?: RouteVerifier;
+  verify?: RouteVerifier<T>;
 }
 
 /** Options of a {@linkcode webSocket} route: the route's and the default session's. */
-export interface DefaultWebSocketRouteOptions extends WebSocketRouteOptions, DefaultSessionOptions {}
+export interface DefaultWebSocketRouteOptions<T = unknown> extends WebSocketRouteOptions<T>, DefaultSessionOptions {}
+
+/** Options of a {@linkcode webSocket} route on handlers: the route's, and the subprotocol to speak. */
+export interface WebSocketHandlersRouteOptions<T = undefined> extends WebSocketRouteOptions<T> {
+  /** The subprotocol to speak, which the client must offer; default `null` (none). */
+  protocol?: string | null;
+}
 
 /** The handler of a {@linkcode webSocket} route: it runs the default session; its return closes it with 1000. */
-export type DefaultRouteHandler = (
-  session: DefaultWebSocketSession,
-  context: WebSocketRouteContext,
+export type DefaultRouteHandler<T = unknown> = (
+  session: DefaultWebSocketSession<T>,
+  context: WebSocketRouteContext<T>,
 ) => Promise<void> | void;
 
 /** One compiled segment: a literal, or a parameter name. */
@@ -187,18 +200,18 @@ export function route(path: string, handler: RouteHandler): Route {
 }
 
 /**
- * The WebSocket route builder behind `webSocketRaw` (and, with the default
- * session, `webSocket`): `run` gets the RAW session of each accepted
- * upgrade on `path`.
+ * The WebSocket route builder behind `webSocketRaw` and `webSocket`: `run`
+ * makes what runs each accepted upgrade on `path` (a RAW session handler,
+ * or the handlers object) from its route context.
  */
-function upgradeRoute(
+function upgradeRoute<T>(
   path: string,
   protocol: string | null,
-  run: RawRouteHandler,
-  options: WebSocketRouteOptions,
+  run: (context: WebSocketRouteContext<T>) => SessionHandler<T>,
+  options: WebSocketRouteOptions<T>,
 ): Route {
   const segments = compile(path);
-  const { verify, ...upgradeOptions } = options as DefaultWebSocketRouteOptions;
+  const { verify, ...upgradeOptions } = options;
   return {
     path,
     webSocket: true,
@@ -209,32 +222,59 @@ function upgradeRoute(
       return parseTokenList(request.headers.get("sec-websocket-protocol"))?.includes(protocol) ?? false;
     },
     handle(request, context) {
-      const routeContext: WebSocketRouteContext = { params: context.params, info: context.info, request };
-      const handle = (session: RawWebSocketSession) => run(session, routeContext);
-      if (verify === undefined) return new WebSocketUpgrade(request, protocol, handle, upgradeOptions);
-      return WebSocketUpgrade.accept(request, protocol, handle, {
+      if (verify === undefined) {
+        const routeContext = { params: context.params, info: context.info, request, data: undefined as T };
+        return new WebSocketUpgrade<T>(request, protocol, run(routeContext), upgradeOptions);
+      }
+      // The route context carries `verify`'s result: it is made once that is known.
+      const routeContext = { params: context.params, info: context.info, request, data: undefined as T };
+      return WebSocketUpgrade.accept<T>(request, protocol, run(routeContext), {
         ...upgradeOptions,
-        verify: (r) => verify(r, context),
+        verify: async (r) => {
+          const verdict = await verify(r, context);
+          if (!(verdict instanceof Response)) routeContext.data = verdict;
+          return verdict;
+        },
       });
     },
   };
 }
 
 /**
- * A WebSocket route on the default session, as Ktor's `webSocket(path,
- * protocol) { }`: an upgrade request on `path` (offering `protocol`, when
- * not `null`) is answered `101` and `handler` runs on a
- * {@linkcode DefaultWebSocketSession} — pings answered, fragments
- * reassembled, UTF-8 validated, the close handshake run for you. When the
- * handler returns the session closes with 1000; when it throws, with 1011.
+ * A WebSocket route on `path`, in one of two shapes.
  *
- * @param path The path pattern, such as `/ws` or `/rooms/:room`.
- * @param protocol The subprotocol to speak, or `null` for none.
- * @param handler Runs the session.
- * @param options Upgrade and session limits, ping interval, and the origin policy.
- * @returns The route, for {@linkcode router}.
+ * **Handlers** (`webSocket(path, handlers, options)`), the fast path: an
+ * object of `open`, `message`, `drain`, `close`, `ping`, `pong`, `error`
+ * handlers, as `Bun.serve`'s `websocket`; `message(ws, data)` is called
+ * synchronously from the read that completed the message, and sends return
+ * at once (see {@linkcode ServerWebSocket}). `options.protocol` is the
+ * subprotocol to speak; `options.verify` may return the connection's `data`.
  *
- * @example
+ * **A session function** (`webSocket(path, protocol, handler, options)`), as
+ * Ktor's `webSocket(path, protocol) { }`: `handler` runs on a
+ * {@linkcode DefaultWebSocketSession} read with `for await`. When it
+ * returns the session closes with 1000; when it throws, with 1011.
+ *
+ * Either way pings are answered, fragments reassembled, UTF-8 validated and
+ * the close handshake run for you, by the same protocol core.
+ *
+ * @example Handlers
+ * ```ts
+ * import { router, webSocket } from "@hybi/websocket";
+ * const handle = router([
+ *   webSocket("/echo", {
+ *     message(ws, data) {
+ *       ws.send(data);
+ *     },
+ *     close(_ws, code, reason) {
+ *       console.log("closed", code, reason);
+ *     },
+ *   }, { origins: "same-origin", pingInterval: 30_000 }),
+ * ]);
+ * console.log(typeof handle); // function
+ * ```
+ *
+ * @example A session read with `for await`
  * ```ts
  * import { router, webSocket } from "@hybi/websocket";
  * const handle = router([
@@ -248,22 +288,58 @@ function upgradeRoute(
  * console.log(typeof handle); // function
  * ```
  */
-export function webSocket(
+export function webSocket<T = undefined>(
+  path: string,
+  handlers: WebSocketHandlers<T>,
+  options?: WebSocketHandlersRouteOptions<T>,
+): Route;
+/**
+ * A WebSocket route on the default session (see the other signature).
+ *
+ * @param path The path pattern, such as `/ws` or `/rooms/:room`.
+ * @param protocol The subprotocol to speak, or `null` for none.
+ * @param handler Runs the session.
+ * @param options Upgrade and session limits, ping interval, the origin policy and `verify`.
+ * @returns The route, for {@linkcode router}.
+ */
+export function webSocket<T = unknown>(
   path: string,
   protocol: string | null,
-  handler: DefaultRouteHandler,
-  options: DefaultWebSocketRouteOptions = {},
+  handler: DefaultRouteHandler<T>,
+  options?: DefaultWebSocketRouteOptions<T>,
+): Route;
+/**
+ * The implementation of both signatures.
+ *
+ * @param path The path pattern.
+ * @param second Handlers, or the subprotocol.
+ * @param third Options of a handlers route, or the session function.
+ * @param fourth Options of a session route.
+ * @returns The route.
+ */
+export function webSocket<T>(
+  path: string,
+  second: WebSocketHandlers<T> | string | null,
+  third?: WebSocketHandlersRouteOptions<T> | DefaultRouteHandler<T>,
+  fourth: DefaultWebSocketRouteOptions<T> = {},
 ): Route {
+  if (second !== null && typeof second === "object") {
+    const options = (third ?? {}) as WebSocketHandlersRouteOptions<T>;
+    const { protocol = null, ...rest } = options;
+    return upgradeRoute<T>(path, protocol, () => second, rest);
+  }
+  const handler = third as DefaultRouteHandler<T>;
   const sessionOptions: DefaultSessionOptions = {
-    pingInterval: options.pingInterval,
-    timeout: options.timeout,
-    maxMessageSize: options.maxMessageSize,
+    pingInterval: fourth.pingInterval,
+    timeout: fourth.timeout,
+    maxMessageSize: fourth.maxMessageSize,
   };
-  return upgradeRoute(
+  return upgradeRoute<T>(
     path,
-    protocol,
-    (raw, context) => runDefaultSession(raw, (session) => handler(session, context), sessionOptions),
-    options,
+    second,
+    (context) => (raw: RawWebSocketSession) =>
+      runDefaultSession<T>(raw, (session) => handler(session, context), sessionOptions),
+    fourth,
   );
 }
 
@@ -297,13 +373,18 @@ export function webSocket(
  * console.log(plain.status); // 426
  * ```
  */
-export function webSocketRaw(
+export function webSocketRaw<T = unknown>(
   path: string,
   protocol: string | null,
-  handler: RawRouteHandler,
-  options: WebSocketRouteOptions = {},
+  handler: RawRouteHandler<T>,
+  options: WebSocketRouteOptions<T> = {},
 ): Route {
-  return upgradeRoute(path, protocol, handler, options);
+  return upgradeRoute<T>(
+    path,
+    protocol,
+    (context) => (session: RawWebSocketSession) => handler(session, context),
+    options,
+  );
 }
 
 function notFound(): Response {

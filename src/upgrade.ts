@@ -4,8 +4,11 @@ import { negotiateExtensions } from "./extensions/negotiation.ts";
 import { computeAccept, validateHandshake } from "./handshake.ts";
 import { Job } from "./job.ts";
 import { originAllowed, type OriginPolicy } from "./origin.ts";
+import type { NetAddr } from "./http/serve_types.ts";
 import { Connection } from "./session/connection.ts";
+import { MessageCore, type MessageOptions } from "./session/message_core.ts";
 import { createRawSession, type RawWebSocketSession } from "./session/raw_session.ts";
+import { kStart, ServerWebSocket, type WebSocketHandlers } from "./session/server_web_socket.ts";
 import { StreamTransport, TRANSPORT, type Transport } from "./transport.ts";
 
 /**
@@ -15,10 +18,12 @@ import { StreamTransport, TRANSPORT, type Transport } from "./transport.ts";
 export interface UpgradeContext {
   /** Aborting it drops the connection and ends the job. */
   readonly signal?: AbortSignal;
+  /** The peer's address, when the engine knows it (for `ServerWebSocket.remoteAddress`). */
+  readonly remoteAddr?: NetAddr;
 }
 
 /** Limits and hooks of a {@linkcode WebSocketUpgrade}. */
-export interface WebSocketUpgradeOptions {
+export interface WebSocketUpgradeOptions extends MessageOptions {
   /** Largest incoming frame payload, in bytes; a longer frame closes with 1009. Default 64 MiB. */
   maxFrameSize?: number;
   /** Queued outgoing bytes above which `send` waits for the peer. Default 1 MiB. */
@@ -66,25 +71,44 @@ export interface WebSocketUpgradeOptions {
 /**
  * Decides, before any WebSocket byte is sent, whether an upgrade request is
  * refused: a `Response` (401, 403, 404, 429 …) refuses it with that
- * response; nothing accepts it.
+ * response; anything else accepts it and becomes the connection's `data`
+ * (the authenticated user, for example; `undefined` when nothing is returned).
  */
-export type UpgradeVerifier = (request: Request) => Response | void | Promise<Response | void>;
+export type UpgradeVerifier<T = unknown> = (request: Request) => Response | T | Promise<Response | T>;
 
 /** Options of {@linkcode WebSocketUpgrade.accept}: the upgrade's, plus the `verify` hook. */
-export interface WebSocketAcceptOptions extends WebSocketUpgradeOptions {
+export interface WebSocketAcceptOptions<T = unknown> extends WebSocketUpgradeOptions {
   /**
    * Runs after the handshake is validated and the origin allowed, before the
    * 101 response: returning a `Response` refuses the upgrade with it (an
-   * exception becomes 500). Default: accept.
+   * exception becomes 500); any other value accepts it and becomes the
+   * connection's `data`. Default: accept.
    */
-  verify?: UpgradeVerifier;
+  verify?: UpgradeVerifier<T>;
 }
 
 /** A handler of a RAW session; its return ends the session. */
 export type RawSessionHandler = (session: RawWebSocketSession) => Promise<void> | void;
 
+/**
+ * What runs a session: a function on the RAW session (which may build the
+ * default session on it), or an object of handlers (the handler path, see
+ * {@linkcode WebSocketHandlers}).
+ */
+export type SessionHandler<T = unknown> = RawSessionHandler | WebSocketHandlers<T>;
+
 function reportToConsole(error: unknown): void {
   console.error("hybi: the WebSocket handler failed:", error);
+}
+
+/**
+ * An aborted context closes with 1001 Going Away and waits, up to the close
+ * timeout, for the peer's answer (`job.cancel()` drops at once). Called once
+ * the connection has its handler: an aborted signal closes at once.
+ */
+function closeOnAbort(connection: Connection, engineContext: UpgradeContext, userContext: UpgradeContext): void {
+  if (engineContext.signal !== undefined) connection.closeOnAbort(engineContext.signal);
+  if (userContext.signal !== undefined) connection.closeOnAbort(userContext.signal);
 }
 
 /**
@@ -118,7 +142,7 @@ function reportToConsole(error: unknown): void {
  * // 101 s3pPLMBiTxaQ9kYGzzhZRbK+xOo=
  * ```
  */
-export class WebSocketUpgrade {
+export class WebSocketUpgrade<T = unknown> {
   /** Always 101 Switching Protocols. */
   readonly status: 101 = 101;
   /**
@@ -130,8 +154,14 @@ export class WebSocketUpgrade {
   readonly request: Request;
   /** The chosen subprotocol, or `null`. */
   readonly protocol: string | null;
-  /** The handler run on the RAW session. */
-  readonly handle: RawSessionHandler;
+  /** What runs the session: a function on the RAW session, or handlers. */
+  readonly handle: SessionHandler<T>;
+  /**
+   * Attached to the connection: the handlers' `ws.data`, the sessions'
+   * `data`. Set by `options.data`, by `accept`'s `verify`, or directly
+   * before the engine calls `upgrade`.
+   */
+  data: T;
   /** The negotiated extensions. */
   readonly extensions: readonly WebSocketExtension[];
   readonly #options: WebSocketUpgradeOptions;
@@ -145,7 +175,8 @@ export class WebSocketUpgrade {
    *
    * @param request The opening handshake request.
    * @param protocol The subprotocol to speak; it must be one the client offered.
-   * @param handle Runs the session; the session ends when it returns.
+   * @param handle Runs the session: a function on the RAW session (the
+   *   session ends when it returns), or an object of handlers.
    * @param options Limits and hooks.
    * @throws {HandshakeError} When the request is not a valid opening handshake
    *   (including a malformed `Sec-WebSocket-Extensions` when extensions are configured).
@@ -153,8 +184,8 @@ export class WebSocketUpgrade {
   constructor(
     request: Request,
     protocol: string | null,
-    handle: RawSessionHandler,
-    options: WebSocketUpgradeOptions = {},
+    handle: SessionHandler<T>,
+    options: WebSocketUpgradeOptions & { data?: T } = {},
   ) {
     const offer = validateHandshake(request);
     if (options.origins !== undefined && !originAllowed(request, options.origins)) {
@@ -171,6 +202,7 @@ export class WebSocketUpgrade {
     this.request = request;
     this.protocol = protocol;
     this.handle = handle;
+    this.data = options.data as T;
     this.extensions = negotiated.extensions;
     this.#rsv = negotiated.rsv;
     this.#options = options;
@@ -193,8 +225,8 @@ export class WebSocketUpgrade {
    *
    * @param request The opening handshake request.
    * @param protocol The subprotocol to speak; it must be one the client offered.
-   * @param handle Runs the session; the session ends when it returns.
-   * @param options Limits, origin policy and the `verify` hook.
+   * @param handle Runs the session: a function on the RAW session, or handlers.
+   * @param options Limits, origin policy and the `verify` hook (whose result becomes `data`).
    * @returns The upgrade, or the refusal.
    *
    * @example Refuse upgrades without a token
@@ -220,32 +252,33 @@ export class WebSocketUpgrade {
    * console.log((refused as Response).status, (accepted as WebSocketUpgrade).status); // 401 101
    * ```
    */
-  static async accept(
+  static async accept<T = unknown>(
     request: Request,
     protocol: string | null,
-    handle: RawSessionHandler,
-    options: WebSocketAcceptOptions = {},
-  ): Promise<WebSocketUpgrade | Response> {
-    let upgrade: WebSocketUpgrade;
+    handle: SessionHandler<T>,
+    options: WebSocketAcceptOptions<T> = {},
+  ): Promise<WebSocketUpgrade<T> | Response> {
+    let upgrade: WebSocketUpgrade<T>;
     try {
-      upgrade = new WebSocketUpgrade(request, protocol, handle, options);
+      upgrade = new WebSocketUpgrade<T>(request, protocol, handle, options);
     } catch (error) {
       if (error instanceof HandshakeError) return error.response();
       throw error;
     }
     const verify = options.verify;
     if (verify === undefined) return upgrade;
-    let refusal: Response | void;
+    let verdict: Response | T;
     try {
-      refusal = await verify(request);
+      verdict = await verify(request);
     } catch (error) {
       upgrade.#discard();
       throw error;
     }
-    if (refusal instanceof Response) {
+    if (verdict instanceof Response) {
       upgrade.#discard();
-      return refusal;
+      return verdict;
     }
+    upgrade.data = verdict;
     return upgrade;
   }
 
@@ -288,30 +321,48 @@ export class WebSocketUpgrade {
     const transport = native !== undefined && native === (output as { [TRANSPORT]?: Transport })[TRANSPORT]
       ? native
       : new StreamTransport(input, output, options.writeHighWaterMark);
+    const handle = this.handle;
+    const handlers = typeof handle === "function" ? null : handle;
     const connection = new Connection(transport, {
       maxFrameSize: options.maxFrameSize,
       writeHighWaterMark: options.writeHighWaterMark,
       maxQueuedBytes: options.maxQueuedBytes,
       closeTimeout: options.closeTimeout,
       allowedRsv: this.#rsv,
+      // Handlers run inside the read: what they send goes out at its end.
+      flushAfterRead: handlers !== null,
     });
     const extensions = this.extensions;
     // Extensions hold compression state; it goes with the connection.
     if (extensions.length > 0) connection.finished.then(() => extensions.forEach((e) => e.dispose()));
-    const session = createRawSession(connection, this.protocol, extensions);
-    const onError = options.onError ?? reportToConsole;
 
-    // An aborted context closes with 1001 Going Away and waits, up to the
-    // close timeout, for the peer's answer; `job.cancel()` drops at once.
-    if (engineContext.signal !== undefined) connection.closeOnAbort(engineContext.signal);
-    if (userContext.signal !== undefined) connection.closeOnAbort(userContext.signal);
+    if (handlers !== null) {
+      // The handler path: the connection object is the core's listener; no promise per message.
+      const remoteAddr = engineContext.remoteAddr ?? userContext.remoteAddr;
+      const ws = new ServerWebSocket<T>({
+        handlers,
+        data: this.data,
+        protocol: this.protocol,
+        remoteAddress: remoteAddr === undefined ? "" : remoteAddr.hostname,
+        onError: options.onError,
+      });
+      const core = new MessageCore(connection, extensions, ws, options);
+      closeOnAbort(connection, engineContext, userContext);
+      ws[kStart](core);
+      connection.start();
+      return new Job(connection.finished, (reason) => connection.destroy(reason));
+    }
+
+    const session = createRawSession(connection, this.protocol, extensions, this.data);
+    const onError = options.onError ?? reportToConsole;
+    closeOnAbort(connection, engineContext, userContext);
 
     // The handler's synchronous part runs before the first byte is read, so
     // a session built on top of the RAW one (the default session) is in place
     // before any frame arrives.
     let handled: Promise<void>;
     try {
-      handled = Promise.resolve(this.handle(session));
+      handled = Promise.resolve((handle as RawSessionHandler)(session));
     } catch (error) {
       handled = Promise.reject(error);
     }

@@ -346,7 +346,7 @@ export function handleUpgrade(
     if (result instanceof WebSocketUpgrade && req.httpVersion === "1.1") {
       transport.write(encodeHead(switchingProtocolsHead(result.headers)));
       const { input, output } = transportStreams(upgraded);
-      session = result.upgrade(input, output, { signal: options.signal }, {});
+      session = result.upgrade(input, output, { signal: options.signal, remoteAddr: remoteAddrOf(netSocket) }, {});
       await session.join();
       return;
     }

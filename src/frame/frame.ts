@@ -1,5 +1,7 @@
 import { CloseReason } from "../close_reason.ts";
-import { FrameType } from "./frame_type.ts";
+import { FrameType, OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT } from "./frame_type.ts";
+
+export { OP_BINARY, OP_CLOSE, OP_CONTINUATION, OP_PING, OP_PONG, OP_TEXT };
 
 const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
@@ -225,7 +227,7 @@ export class TextFrame extends Frame {
     rsv2: boolean = false,
     rsv3: boolean = false,
   ) {
-    super(0x1, fin, typeof data === "string" ? encoder.encode(data) : data, rsv1, rsv2, rsv3);
+    super(OP_TEXT, fin, typeof data === "string" ? encoder.encode(data) : data, rsv1, rsv2, rsv3);
   }
 }
 
@@ -255,7 +257,7 @@ export class BinaryFrame extends Frame {
     rsv2: boolean = false,
     rsv3: boolean = false,
   ) {
-    super(0x2, fin, data, rsv1, rsv2, rsv3);
+    super(OP_BINARY, fin, data, rsv1, rsv2, rsv3);
   }
 }
 
@@ -286,7 +288,7 @@ export class ContinuationFrame extends Frame {
     rsv2: boolean = false,
     rsv3: boolean = false,
   ) {
-    super(0x0, fin, data, rsv1, rsv2, rsv3);
+    super(OP_CONTINUATION, fin, data, rsv1, rsv2, rsv3);
   }
 }
 
@@ -316,7 +318,7 @@ export class CloseFrame extends Frame {
     rsv2: boolean = false,
     rsv3: boolean = false,
   ) {
-    super(0x8, true, reason instanceof Uint8Array ? reason : encodeCloseReason(reason), rsv1, rsv2, rsv3);
+    super(OP_CLOSE, true, reason instanceof Uint8Array ? reason : encodeCloseReason(reason), rsv1, rsv2, rsv3);
   }
 
   /**
@@ -349,7 +351,7 @@ export class PingFrame extends Frame {
    * @param rsv3 RSV3.
    */
   constructor(data: Uint8Array = EMPTY, rsv1: boolean = false, rsv2: boolean = false, rsv3: boolean = false) {
-    super(0x9, true, data, rsv1, rsv2, rsv3);
+    super(OP_PING, true, data, rsv1, rsv2, rsv3);
   }
 }
 
@@ -373,7 +375,7 @@ export class PongFrame extends Frame {
    * @param rsv3 RSV3.
    */
   constructor(data: Uint8Array = EMPTY, rsv1: boolean = false, rsv2: boolean = false, rsv3: boolean = false) {
-    super(0xa, true, data, rsv1, rsv2, rsv3);
+    super(OP_PONG, true, data, rsv1, rsv2, rsv3);
   }
 }
 
@@ -467,17 +469,17 @@ export function frameOf(
   rsv3: boolean,
 ): Frame {
   switch (opcode) {
-    case 0x1:
+    case OP_TEXT:
       return new TextFrame(data, fin, rsv1, rsv2, rsv3);
-    case 0x2:
+    case OP_BINARY:
       return new BinaryFrame(data, fin, rsv1, rsv2, rsv3);
-    case 0x0:
+    case OP_CONTINUATION:
       return new ContinuationFrame(data, fin, rsv1, rsv2, rsv3);
-    case 0x8:
+    case OP_CLOSE:
       return new CloseFrame(data, rsv1, rsv2, rsv3);
-    case 0x9:
+    case OP_PING:
       return new PingFrame(data, rsv1, rsv2, rsv3);
-    case 0xa:
+    case OP_PONG:
       return new PongFrame(data, rsv1, rsv2, rsv3);
   }
   throw new RangeError(`reserved opcode ${opcode}`);

@@ -63,3 +63,17 @@ for (
     FrameType.Pong,
   ]
 ) BY_OPCODE[t.opcode] = t;
+
+// The opcodes as plain numbers, for the hot paths that compare them (RFC 6455 §5.2).
+/** Opcode of a continuation frame. */
+export const OP_CONTINUATION = 0x0;
+/** Opcode of a text frame. */
+export const OP_TEXT = 0x1;
+/** Opcode of a binary frame. */
+export const OP_BINARY = 0x2;
+/** Opcode of a close frame. */
+export const OP_CLOSE = 0x8;
+/** Opcode of a ping frame. */
+export const OP_PING = 0x9;
+/** Opcode of a pong frame. */
+export const OP_PONG = 0xa;

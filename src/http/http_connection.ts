@@ -682,6 +682,7 @@ export class HttpConnection {
     this.#transport.write(head);
     // No request follows on this socket: an idle WebSocket keeps no parser.
     this.#parser = null;
+    const remoteAddr = this.#info?.remoteAddr;
     this.#info = null;
     const upgraded = new UpgradedTransport(this.#transport, this.#pending);
     this.#pending = null;
@@ -695,7 +696,7 @@ export class HttpConnection {
     const { input, output } = transportStreams(upgraded);
     let job: Job;
     try {
-      job = upgrade.upgrade(input, output, { signal: this.#ctx.engineSignal }, {});
+      job = upgrade.upgrade(input, output, { signal: this.#ctx.engineSignal, remoteAddr }, {});
     } catch (error) {
       this.#report(error);
       this.destroy(error);

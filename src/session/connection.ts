@@ -7,7 +7,7 @@
  */
 import { CloseCode, CloseReason } from "../close_reason.ts";
 import { ErrorCode, WebSocketError } from "../errors.ts";
-import { CloseFrame, type Frame, payloadLength, payloadParts } from "../frame/frame.ts";
+import { CloseFrame, type Frame, OP_CLOSE, payloadLength, payloadParts } from "../frame/frame.ts";
 import { FrameReader } from "../frame/frame_reader.ts";
 import { FrameWriter, headerLength } from "../frame/frame_writer.ts";
 import { DEFAULT_WRITE_HIGH_WATER_MARK, type Transport, type TransportSink } from "../transport.ts";
@@ -35,7 +35,25 @@ export interface ConnectionHandler {
   closing(frame: CloseFrame): void;
   /** The connection is finished: both directions are closed or it was dropped. */
   finished(): void;
+  /** The queue for the peer fell below the high-water mark after a send had filled it. */
+  drained?(): void;
 }
+
+/**
+ * Reasons to stop reading from the peer, one bit each: the connection reads
+ * while none is held. Every layer that needs the input to wait registers its
+ * own reason, so no layer has to know the others' conditions to resume.
+ */
+export const Hold = {
+  /** The application asked (`pause()`), or the reader of a RAW session's queue is behind. */
+  Application: 1,
+  /** The `for await` reader of a default session is behind. */
+  Reader: 2,
+  /** An extension is decoding a message: later frames must not overtake it. */
+  Decoding: 4,
+  /** Pongs are queued above the high-water mark for a peer that pings faster than it reads. */
+  Pongs: 8,
+} as const;
 
 /** Options of a {@linkcode Connection}. */
 export interface ConnectionOptions {
@@ -47,6 +65,12 @@ export interface ConnectionOptions {
   allowedRsv?: number;
   /** Queued outgoing bytes above which `send` waits. */
   writeHighWaterMark?: number;
+  /**
+   * Writes what the frames handled in a read sent at the end of that read,
+   * synchronously, instead of at the end of the I/O event (the handler path,
+   * whose handlers run inside the read).
+   */
+  flushAfterRead?: boolean;
   /**
    * Queued outgoing bytes beyond which a `send` fails the connection with
    * 1008 and `ErrorCode.SendQueueFull` instead of queueing more; checked
@@ -61,6 +85,10 @@ export interface ConnectionOptions {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
+/** `Connection.sendNow`: nothing was sent (the connection is closing or closed, or its queue overflowed). */
+export const SEND_DROPPED = 0;
+/** `Connection.sendNow`: queued, but the queue is at or above the high-water mark; `drained` follows. */
+export const SEND_BACKPRESSURE = -1;
 const EMPTY = new Uint8Array(0);
 // Shared while nobody waits; replaced by an array of the connection's own on the first wait.
 const NO_WAITERS: never[] = [];
@@ -106,7 +134,11 @@ export class Connection implements TransportSink {
 
   #state = OPEN;
   #inputEnded = false;
-  #paused = false;
+  // The read gate: a bit per reason to stop reading (see `Hold`).
+  #holds = 0;
+  readonly #flushAfterRead: boolean;
+  // A send left the queue at or above the high-water mark; `drained` is owed.
+  #congested = false;
   #dispatching = false;
   #discardInput = false;
   #closeSent = false;
@@ -145,6 +177,7 @@ export class Connection implements TransportSink {
     this.#highWaterMark = options.writeHighWaterMark ?? DEFAULT_WRITE_HIGH_WATER_MARK;
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.#maxQueued = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+    this.#flushAfterRead = options.flushAfterRead ?? false;
     this.#finished = new Promise((resolve) => this.#resolveFinished = resolve);
   }
 
@@ -212,31 +245,56 @@ export class Connection implements TransportSink {
     this.#onDrain();
   }
 
-  /** Stops delivering frames until `resume()`. */
+  /** Stops delivering frames until `resume()` (the `Hold.Application` reason of the read gate). */
   pause(): void {
-    if (this.#paused) return;
-    this.#paused = true;
-    this.#transport.pause();
+    this.hold(Hold.Application);
   }
 
-  /** Delivers frames again, starting with those already read. */
+  /** Delivers frames again, starting with those already read, unless another reason holds them. */
   resume(): void {
-    if (!this.#paused || this.#state === FINISHED) return;
-    this.#paused = false;
+    this.release(Hold.Application);
+  }
+
+  /** Whether reading is stopped, for any reason. */
+  get held(): boolean {
+    return this.#holds !== 0;
+  }
+
+  /**
+   * Stops reading for `reason` (a `Hold` bit) until it is released.
+   *
+   * @param reason One of `Hold`.
+   */
+  hold(reason: number): void {
+    const before = this.#holds;
+    this.#holds = before | reason;
+    if (before === 0 && !this.#discardInput) this.#transport.pause();
+  }
+
+  /**
+   * Releases `reason`; once no reason is held, frames already read are
+   * delivered and reading goes on.
+   *
+   * @param reason One of `Hold`.
+   */
+  release(reason: number): void {
+    if ((this.#holds & reason) === 0) return;
+    this.#holds &= ~reason;
+    if (this.#holds !== 0 || this.#state === FINISHED) return;
     if (!this.#dispatching) this.#dispatch();
-    if (!this.#paused) this.#transport.resume();
+    if (this.#holds === 0) this.#transport.resume();
   }
 
   #onData(chunk: Uint8Array): void {
     if (this.#discardInput || this.#state === FINISHED) return;
     this.reader.push(chunk);
-    if (!this.#paused && !this.#dispatching) this.#dispatch();
+    if (this.#holds === 0 && !this.#dispatching) this.#dispatch();
   }
 
   #dispatch(): void {
     this.#dispatching = true;
     try {
-      while (!this.#paused && !this.#discardInput) {
+      while (this.#holds === 0 && !this.#discardInput) {
         const frame = this.reader.read();
         if (frame === null) {
           const partial = this.handler!.partial;
@@ -245,7 +303,7 @@ export class Connection implements TransportSink {
           }
           break;
         }
-        if (frame.opcode === 0x8) {
+        if (frame.opcode === OP_CLOSE) {
           // Nothing may follow a close frame (RFC 6455 §5.5.1).
           this.#closeReceived = true;
           this.#discardInput = true;
@@ -265,6 +323,8 @@ export class Connection implements TransportSink {
     } finally {
       this.#dispatching = false;
     }
+    // What the handlers sent in this read goes out in one write, now.
+    if (this.#flushAfterRead && this.#batchLength > 0) this.#flushBatch();
   }
 
   #onInputEnd(error: unknown): void {
@@ -287,25 +347,50 @@ export class Connection implements TransportSink {
    *   high-water mark; rejects when the connection can no longer send.
    */
   send(frame: Frame): Promise<void> {
-    if (this.#state !== OPEN || this.#closeSent) return rejected(this.#failure ?? closedError());
-    if (frame.opcode === 0x8) this.handler!.closing(frame as CloseFrame);
-    this.#enqueue(frame);
-    if (frame.opcode === 0x8) {
-      this.#closeSent = true;
-      if (this.#closeReceived) {
-        this.endOutput();
-        return RESOLVED;
-      }
-      // Our close opens the handshake: the peer has closeTimeout to answer.
-      this.#startTimer();
-    }
-    if (this.bufferedAmount < this.#highWaterMark) return RESOLVED;
-    // The peer reads slower than the application sends without waiting: bound the memory.
-    if (this.bufferedAmount - payloadLength(frame) > this.#maxQueued) return this.failQueueFull();
+    const sent = this.sendNow(frame);
+    if (sent > 0) return RESOLVED;
+    if (sent === SEND_DROPPED) return rejected(this.#failure ?? closedError());
     if (this.#drainWaiters === NO_WAITERS) this.#drainWaiters = [];
     const waiting = new Promise<void>((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
     waiting.catch(() => {});
     return waiting;
+  }
+
+  /**
+   * Queues a frame without a promise: the handler path's send.
+   *
+   * @returns The frame's size on the wire (header and payload, so always
+   *   positive) when queued below the high-water mark,
+   *   `SEND_BACKPRESSURE` (-1) when queued at or above it (`drained` follows
+   *   once the peer caught up), `SEND_DROPPED` (0) when nothing was sent:
+   *   the connection is closing, or more than `maxQueuedBytes` was queued
+   *   already, which fails the connection with 1008.
+   */
+  sendNow(frame: Frame): number {
+    if (this.#state !== OPEN || this.#closeSent) return SEND_DROPPED;
+    const opcode = frame.opcode;
+    if (opcode === OP_CLOSE) this.handler!.closing(frame as CloseFrame);
+    const length = payloadLength(frame);
+    const size = headerLength(length, this.writer.masking) + length;
+    this.#enqueue(frame);
+    if (opcode === OP_CLOSE) {
+      this.#closeSent = true;
+      if (this.#closeReceived) {
+        this.endOutput();
+        return size;
+      }
+      // Our close opens the handshake: the peer has closeTimeout to answer.
+      this.#startTimer();
+    }
+    const buffered = this.bufferedAmount;
+    if (buffered < this.#highWaterMark) return size;
+    // The peer reads slower than the application sends without waiting: bound the memory.
+    if (buffered - length > this.#maxQueued) {
+      void this.failQueueFull();
+      return SEND_DROPPED;
+    }
+    this.#congested = true;
+    return SEND_BACKPRESSURE;
   }
 
   #enqueue(frame: Frame): void {
@@ -327,6 +412,8 @@ export class Connection implements TransportSink {
     this.#reserve(headerLength(length, writer.masking) + length);
     this.#batchLength = writer.encodeInto(frame, this.#batch, this.#batchLength);
     this.#sendsSinceCheck++;
+    // Inside a read on the handler path the end of the read flushes.
+    if (this.#dispatching && this.#flushAfterRead) return;
     if (!this.#flushScheduled) {
       this.#flushScheduled = true;
       const task = this.#flushTask ??= this.#hasDefer ? () => this.#deferredFlush() : () => this.#checkFlush();
@@ -402,6 +489,11 @@ export class Connection implements TransportSink {
     if (this.#drainWaiters.length > 0) this.#onDrain();
   }
 
+  /** Queued outgoing bytes at or above which the peer is behind (`send` waits, `sendNow` returns -1). */
+  get writeHighWaterMark(): number {
+    return this.#highWaterMark;
+  }
+
   /** Queued bytes beyond which sending fails the connection with 1008. */
   get maxQueuedBytes(): number {
     return this.#maxQueued;
@@ -426,7 +518,12 @@ export class Connection implements TransportSink {
   }
 
   #onDrain(): void {
-    if (this.#drainWaiters.length === 0 || this.bufferedAmount >= this.#highWaterMark) return;
+    if (this.bufferedAmount >= this.#highWaterMark) return;
+    if (this.#congested) {
+      this.#congested = false;
+      if (this.#state === OPEN) this.handler?.drained?.();
+    }
+    if (this.#drainWaiters.length === 0) return;
     const waiters = this.#drainWaiters;
     this.#drainWaiters = NO_WAITERS;
     for (const w of waiters) w.resolve();
@@ -515,9 +612,10 @@ export class Connection implements TransportSink {
    * bytes are consumed and the transport closes without a reset.
    */
   discardInput(): void {
+    if (this.#discardInput) return;
     this.#discardInput = true;
-    if (this.#paused) {
-      this.#paused = false;
+    if (this.#holds !== 0) {
+      this.#holds = 0;
       this.#transport.resume();
     }
   }

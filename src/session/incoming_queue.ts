@@ -9,12 +9,21 @@
 const DONE: IteratorReturnResult<undefined> = { done: true, value: undefined };
 const NO_ITEMS: never[] = [];
 
-/** What a queue's backpressure acts on: usually the connection. */
+/** The queue reached its high-water mark: stop producing. */
+export const kQueueFull: unique symbol = Symbol("hybi.queueFull");
+/** A full queue drained to half of it: produce again. */
+export const kQueueRoom: unique symbol = Symbol("hybi.queueRoom");
+/** The last reader left while the queue is full: nobody will drain it. */
+export const kQueueAbandoned: unique symbol = Symbol("hybi.queueAbandoned");
+
+/** What a queue's backpressure acts on: the session that fills it (symbol-keyed, off its public API). */
 export interface QueueOwner {
-  /** The queue reached its high-water mark: stop producing. */
-  pause(): void;
-  /** A full queue drained to half of it: produce again. */
-  resume(): void;
+  /** See {@linkcode kQueueFull}. */
+  [kQueueFull](): void;
+  /** See {@linkcode kQueueRoom}. */
+  [kQueueRoom](): void;
+  /** See {@linkcode kQueueAbandoned}. */
+  [kQueueAbandoned](): void;
 }
 
 /** A FIFO of received items that the application reads asynchronously. */
@@ -28,6 +37,9 @@ export class IncomingQueue<T> {
   #error: unknown = undefined;
   #full = false;
   #everRead = false;
+  // Open `for await` loops over the queue, and whether `incoming` was handed out as a stream.
+  #readers = 0;
+  #streamed = false;
   #onDrained: (() => void) | null = null;
   // Released once a read returns the end (or the error): the iterator holding the stream's lock.
   #onEndRead: QueueIterator<T> | null = null;
@@ -43,7 +55,7 @@ export class IncomingQueue<T> {
    *
    * @param highWaterMark Queued size at which `owner.pause()` is called.
    * @param sizeOf Size of one item.
-   * @param owner Paused when the queue reaches its high-water mark, resumed when it has drained to half of it.
+   * @param owner Told when the queue reaches its high-water mark, resumed when it has drained to half of it.
    */
   constructor(highWaterMark: number, sizeOf: (item: T) => number, owner: QueueOwner) {
     this.#highWaterMark = highWaterMark;
@@ -54,6 +66,19 @@ export class IncomingQueue<T> {
   /** Items queued and not read. */
   get length(): number {
     return this.#items.length - this.#head;
+  }
+
+  /**
+   * Whether someone reads the queue: a `for await` loop over it is open, or
+   * its stream was handed out.
+   */
+  get reading(): boolean {
+    return this.#readers > 0 || this.#streamed;
+  }
+
+  /** Whether the queue is at or above its high-water mark. */
+  get full(): boolean {
+    return this.#full;
   }
 
   /** Whether no more items will be pushed. */
@@ -75,7 +100,7 @@ export class IncomingQueue<T> {
     this.#bytes += this.#sizeOf(item);
     if (!this.#full && this.#bytes >= this.#highWaterMark) {
       this.#full = true;
-      this.#owner.pause();
+      this.#owner[kQueueFull]();
     }
   }
 
@@ -127,7 +152,7 @@ export class IncomingQueue<T> {
     this.#bytes -= this.#sizeOf(item);
     if (this.#full && this.#bytes < this.#highWaterMark / 2) {
       this.#full = false;
-      this.#owner.resume();
+      this.#owner[kQueueRoom]();
     }
     return item;
   }
@@ -160,6 +185,7 @@ export class IncomingQueue<T> {
    */
   stream(): ReadableStream<T> {
     if (this.#stream !== null) return this.#stream;
+    this.#streamed = true;
     const stream = new ReadableStream<T>(new QueueSource(this), { highWaterMark: 0 }) as QueueStream<T>;
     Object.defineProperty(stream, QUEUE, { value: this });
     Object.defineProperty(stream, Symbol.asyncIterator, { value: iterateQueue, configurable: true, writable: true });
@@ -182,6 +208,13 @@ export class IncomingQueue<T> {
   /** Makes `iterator` the one released once a read returns the end or the error. */
   setIterator(iterator: QueueIterator<T>): void {
     this.#onEndRead = iterator;
+    this.#readers++;
+  }
+
+  /** A loop over the queue ended. */
+  readerLeft(): void {
+    this.#readers--;
+    if (this.#full && !this.reading && !this.#ended) this.#owner[kQueueAbandoned]();
   }
 }
 
@@ -243,6 +276,7 @@ class QueueIterator<T> implements AsyncIterableIterator<T> {
   release(): void {
     if (this.#released) return;
     this.#released = true;
+    this.#queue.readerLeft();
     const lock = this.#lock;
     this.#lock = null;
     lock?.releaseLock();

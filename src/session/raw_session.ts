@@ -1,10 +1,10 @@
-import { CloseCode } from "../close_reason.ts";
 import type { CloseReason } from "../close_reason.ts";
-import { ErrorCode, WebSocketError } from "../errors.ts";
+import type { WebSocketError } from "../errors.ts";
 import type { WebSocketExtension } from "../extensions/extension.ts";
 import { CloseFrame, type Frame, payloadLength } from "../frame/frame.ts";
-import type { Connection, ConnectionHandler } from "./connection.ts";
-import { IncomingQueue } from "./incoming_queue.ts";
+import { type Connection, type ConnectionHandler, Hold } from "./connection.ts";
+import { IncomingQueue, kQueueAbandoned, kQueueFull, kQueueRoom, type QueueOwner } from "./incoming_queue.ts";
+import { connectionLost } from "./message_core.ts";
 import type { WebSocketSession } from "./session.ts";
 
 /** Queued incoming bytes above which a RAW session stops reading from the peer. */
@@ -13,11 +13,8 @@ const INCOMING_HIGH_WATER_MARK = 1024 * 1024;
 // that a flood of empty frames also fills the queue.
 const frameSize = (f: Frame): number => payloadLength(f) + 64;
 
-/** Connections behind sessions, for the layers above (not exported from `mod.ts`). */
-export const connectionOf: WeakMap<WebSocketSession, Connection> = new WeakMap();
-let queueOf: (session: RawWebSocketSession) => IncomingQueue<Frame> | null;
-let markTakenOver: (session: RawWebSocketSession) => void;
-let rawQueue: (session: RawWebSocketSession) => IncomingQueue<Frame>;
+/** Where a RAW session keeps its frame queue and connection (off its public API). */
+export const kFrames: unique symbol = Symbol("hybi.rawFrames");
 
 /**
  * Hands a RAW session's connection to a session built on top of it (the
@@ -25,15 +22,15 @@ let rawQueue: (session: RawWebSocketSession) => IncomingQueue<Frame>;
  * received but nobody read, and ends the RAW session's `incoming`.
  */
 export function takeOver(session: RawWebSocketSession): { connection: Connection; unread: Frame[] } {
-  const connection = connectionOf.get(session)!;
-  const queue = queueOf(session);
+  const frames = session[kFrames];
+  const queue = frames.queueIfMade;
   const unread: Frame[] = [];
   if (queue !== null) {
     while (queue.length > 0) unread.push(queue.shift()!);
     queue.end();
   }
-  markTakenOver(session);
-  return { connection, unread };
+  frames.takenOver = true;
+  return { connection: frames.connection, unread };
 }
 
 /**
@@ -54,12 +51,6 @@ export function failWhenSeen<T>(connection: Connection, queue: IncomingQueue<T>,
   queue.finish(error, fail);
 }
 
-let create: (
-  connection: Connection,
-  protocol: string | null,
-  extensions: readonly WebSocketExtension[],
-) => RawWebSocketSession;
-
 /**
  * Builds a RAW session on a connection that is not started yet (for
  * `WebSocketUpgrade`; not exported from `mod.ts`).
@@ -68,8 +59,69 @@ export function createRawSession(
   connection: Connection,
   protocol: string | null,
   extensions: readonly WebSocketExtension[],
+  data: unknown,
 ): RawWebSocketSession {
-  return create(connection, protocol, extensions);
+  return new RawWebSocketSession(new RawFrames(connection), protocol, extensions, data);
+}
+
+/**
+ * A RAW session's side of the connection: the connection's handler, which
+ * queues frames as they come, and the owner of that queue, which holds
+ * reading while the queue's reader is behind. The queue is made on the
+ * first frame or the first look at `incoming`: a session the default
+ * session takes over at once never needs it.
+ */
+class RawFrames implements ConnectionHandler, QueueOwner {
+  readonly connection: Connection;
+  #queue: IncomingQueue<Frame> | null = null;
+  /** Set once a session built on top took the connection: `incoming` has ended. */
+  takenOver = false;
+
+  constructor(connection: Connection) {
+    this.connection = connection;
+    connection.handler = this;
+  }
+
+  get queueIfMade(): IncomingQueue<Frame> | null {
+    return this.#queue;
+  }
+
+  get queue(): IncomingQueue<Frame> {
+    if (this.#queue === null) {
+      this.#queue = new IncomingQueue<Frame>(INCOMING_HIGH_WATER_MARK, frameSize, this);
+      if (this.takenOver) this.#queue.end();
+    }
+    return this.#queue;
+  }
+
+  frame(frame: Frame): void {
+    this.queue.push(frame);
+  }
+
+  protocolError(error: WebSocketError): void {
+    failWhenSeen(this.connection, this.queue, error);
+  }
+
+  inputEnded(error: unknown): void {
+    this.queue.end(error === undefined ? undefined : connectionLost(error));
+  }
+
+  closing(): void {}
+
+  finished(): void {
+    this.queue.end();
+  }
+
+  [kQueueFull](): void {
+    this.connection.hold(Hold.Reader);
+  }
+
+  [kQueueRoom](): void {
+    this.connection.release(Hold.Reader);
+  }
+
+  /** A RAW session's frames are the application's to read: its input stays held. */
+  [kQueueAbandoned](): void {}
 }
 
 /**
@@ -95,40 +147,23 @@ export function createRawSession(
  * ```
  */
 export class RawWebSocketSession implements WebSocketSession {
-  readonly #connection: Connection;
-  // Made on the first frame or the first look at `incoming`: a session the
-  // default session takes over at once never needs it.
-  #queue: IncomingQueue<Frame> | null = null;
-  #takenOver = false;
+  /** The connection and its frame queue. @internal */
+  readonly [kFrames]: RawFrames;
   #outgoing: WritableStream<Frame> | null = null;
 
   /** The negotiated subprotocol, or `null`. */
   readonly protocol: string | null;
   /** The negotiated extensions. */
   readonly extensions: readonly WebSocketExtension[];
+  /** What the upgrade attached to this connection (`verify`'s result), or `undefined`. */
+  readonly data: unknown;
 
-  static {
-    create = (connection, protocol, extensions) => new RawWebSocketSession(connection, protocol, extensions);
-    queueOf = (session) => session.#queue;
-    markTakenOver = (session) => session.#takenOver = true;
-    rawQueue = (session) => session.#ensureQueue();
-  }
-
-  private constructor(connection: Connection, protocol: string | null, extensions: readonly WebSocketExtension[]) {
-    this.#connection = connection;
+  /** Built by `WebSocketUpgrade.upgrade`. @internal */
+  constructor(frames: RawFrames, protocol: string | null, extensions: readonly WebSocketExtension[], data: unknown) {
+    this[kFrames] = frames;
     this.protocol = protocol;
     this.extensions = extensions;
-    connectionOf.set(this, connection);
-    connection.handler = new RawSessionEvents(this, connection);
-  }
-
-  #ensureQueue(): IncomingQueue<Frame> {
-    if (this.#queue === null) {
-      this.#queue = new IncomingQueue<Frame>(INCOMING_HIGH_WATER_MARK, frameSize, this.#connection);
-      // Taken over by a session built on top: this one's `incoming` has ended.
-      if (this.#takenOver) this.#queue.end();
-    }
-    return this.#queue;
+    this.data = data;
   }
 
   /**
@@ -136,18 +171,18 @@ export class RawWebSocketSession implements WebSocketSession {
    * `for await (const frame of session)` (one reader at a time).
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<Frame> {
-    return this.#ensureQueue().iterate();
+    return this[kFrames].queue.iterate();
   }
 
   /** Frames from the peer, in order; iterate with `for await`. */
   get incoming(): ReadableStream<Frame> {
-    return this.#ensureQueue().stream();
+    return this[kFrames].queue.stream();
   }
 
   /** Frames to the peer: writing is `send`, closing ends our side of the connection. */
   get outgoing(): WritableStream<Frame> {
     if (this.#outgoing !== null) return this.#outgoing;
-    const connection = this.#connection;
+    const connection = this[kFrames].connection;
     this.#outgoing = new WritableStream<Frame>({
       write: (frame) => connection.send(frame),
       close: async () => {
@@ -161,22 +196,22 @@ export class RawWebSocketSession implements WebSocketSession {
 
   /** Whether outgoing frames are masked: false, a server never masks. */
   get masking(): boolean {
-    return this.#connection.writer.masking;
+    return this[kFrames].connection.writer.masking;
   }
 
   /** Largest incoming frame payload accepted. */
   get maxFrameSize(): number {
-    return this.#connection.reader.maxFrameSize;
+    return this[kFrames].connection.reader.maxFrameSize;
   }
 
   /** Aborted when the session ends. */
   get signal(): AbortSignal {
-    return this.#connection.signal;
+    return this[kFrames].connection.signal;
   }
 
   /** Bytes queued for the peer and not yet handed to the operating system. */
   get bufferedAmount(): number {
-    return this.#connection.bufferedAmount;
+    return this[kFrames].connection.bufferedAmount;
   }
 
   /**
@@ -185,12 +220,12 @@ export class RawWebSocketSession implements WebSocketSession {
    * @param frame The frame; its data must not change until the promise settles.
    */
   send(frame: Frame): Promise<void> {
-    return this.#connection.send(frame);
+    return this[kFrames].connection.send(frame);
   }
 
   /** Resolves when every frame sent so far is written to the transport. */
   flush(): Promise<void> {
-    return this.#connection.flush();
+    return this[kFrames].connection.flush();
   }
 
   /**
@@ -200,47 +235,12 @@ export class RawWebSocketSession implements WebSocketSession {
    * @param reason The code and message to send; none sends an empty close frame.
    */
   async close(reason?: CloseReason): Promise<void> {
-    if (this.#connection.writable) await this.#connection.send(new CloseFrame(reason));
-    await this.#connection.flush();
+    if (this[kFrames].connection.writable) await this[kFrames].connection.send(new CloseFrame(reason));
+    await this[kFrames].connection.flush();
   }
 
   /** Drops the connection at once. */
   terminate(): void {
-    this.#connection.destroy();
-  }
-}
-
-/** A RAW session's connection events: one object, no closures. */
-class RawSessionEvents implements ConnectionHandler {
-  readonly #session: RawWebSocketSession;
-  readonly #connection: Connection;
-
-  constructor(session: RawWebSocketSession, connection: Connection) {
-    this.#session = session;
-    this.#connection = connection;
-  }
-
-  frame(frame: Frame): void {
-    rawQueue(this.#session).push(frame);
-  }
-
-  protocolError(error: WebSocketError): void {
-    failWhenSeen(this.#connection, rawQueue(this.#session), error);
-  }
-
-  inputEnded(error: unknown): void {
-    rawQueue(this.#session).end(
-      error === undefined
-        ? undefined
-        : new WebSocketError(ErrorCode.ConnectionLost, CloseCode.ClosedAbnormally, "the connection failed", {
-          cause: error,
-        }),
-    );
-  }
-
-  closing(): void {}
-
-  finished(): void {
-    rawQueue(this.#session).end();
+    this[kFrames].connection.destroy();
   }
 }
