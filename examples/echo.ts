@@ -12,19 +12,38 @@
  *     node examples/echo.ts --port 9001            (npm run echo:node -- --port 9001)
  *
  * `--port 0` picks a free port (the printed line tells which);
- * `--hostname` defaults to 127.0.0.1.
+ * `--hostname` defaults to 127.0.0.1. `--api` picks the way in, so that
+ * conformance suites can drive each: `handlers` (the default: the handler
+ * object, the fast path), `session` (the `for await` default session) or
+ * `raw` (a RAW session that answers pings and echoes data frames as they
+ * come, fragments included, with no reassembly or UTF-8 check of its own).
  *
  * @module
  */
 import process from "node:process";
 import {
   type DefaultWebSocketSession,
+  Frame,
   PerMessageDeflate,
+  type RawWebSocketSession,
   runDefaultSession,
   type ServeHandler,
+  type WebSocketHandlers,
   WebSocketUpgrade,
 } from "../mod.ts";
 import { serveOnThisRuntime } from "./runtime.ts";
+
+/**
+ * Echoes on the handler path: each whole message (reassembled, text checked
+ * to be UTF-8) goes back from inside the read that completed it, text as
+ * text and binary as binary; pings and the close handshake are answered by
+ * the core.
+ */
+const handlers: WebSocketHandlers = {
+  message(ws, data) {
+    ws.send(data);
+  },
+};
 
 /**
  * Echoes on the default session: whole messages (reassembled, text checked
@@ -51,8 +70,28 @@ const handler: ServeHandler = (request) => {
       headers: { upgrade: "websocket", connection: "Upgrade", "content-type": "text/plain; charset=utf-8" },
     });
   }
-  return new WebSocketUpgrade(request, null, (raw) => runDefaultSession(raw, echo), { extensions: [deflate] });
+  switch (api) {
+    case "session":
+      return new WebSocketUpgrade(request, null, (raw) => runDefaultSession(raw, echo), { extensions: [deflate] });
+    case "raw":
+      return new WebSocketUpgrade(request, null, echoFrames);
+    default:
+      return new WebSocketUpgrade(request, null, handlers, { extensions: [deflate] });
+  }
 };
+
+/**
+ * Echoes on a RAW session: data frames go back as they came (continuations
+ * too), pings are answered with pongs, and the peer's close is echoed. No
+ * extension is negotiated: a RAW session sees frames as they are sent.
+ */
+async function echoFrames(session: RawWebSocketSession): Promise<void> {
+  for await (const frame of session) {
+    if (frame instanceof Frame.Ping) await session.send(new Frame.Pong(frame.data));
+    else if (frame instanceof Frame.Close) return await session.close(frame.readReason() ?? undefined);
+    else if (!(frame instanceof Frame.Pong)) await session.send(frame);
+  }
+}
 
 function option(name: string, fallback: string): string {
   const args = process.argv.slice(2);
@@ -63,6 +102,11 @@ function option(name: string, fallback: string): string {
   return fallback;
 }
 
+const api = option("api", "handlers");
+if (api !== "handlers" && api !== "session" && api !== "raw") {
+  console.error(`--api must be handlers, session or raw, not ${api}`);
+  process.exit(2);
+}
 const port = Number(option("port", "9001"));
 if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`--port must be a port number, not ${option("port", "")}`);
