@@ -59,7 +59,7 @@ export { FrameWriter, type FrameWriterOptions } from "./src/frame/frame_writer.t
 export { applyMask } from "./src/frame/mask.ts";
 export { computeAccept, type HandshakeOffer, validateHandshake, WEBSOCKET_GUID } from "./src/handshake.ts";
 export type { NetAddr, ServeHandler, ServeHandlerInfo } from "./src/http/serve_types.ts";
-export { Job } from "./src/job.ts";
+export { Job, type JobTarget } from "./src/job.ts";
 export {
   type DefaultRouteHandler,
   type DefaultWebSocketRouteOptions,

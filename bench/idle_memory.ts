@@ -10,11 +10,11 @@
  * names anonymous closures by script id, line and column.
  *
  * The server runs in this process, on whichever runtime runs this file,
- * with the same handler as `examples/echo.ts` (default session, echo,
- * permessage-deflate offered); the clients run in a child Node process
+ * with the same handler as `examples/echo.ts` (the handler path, or the
+ * default session with `--api session`; echo, permessage-deflate offered); the clients run in a child Node process
  * (raw sockets, the handshake only), so their memory is not counted.
  *
- *     node --expose-gc bench/idle_memory.ts [--conns 2000] [--snapshot] [--server hybi|ws|bare]
+ *     node --expose-gc bench/idle_memory.ts [--conns 2000] [--snapshot] [--server hybi|ws|bare] [--api handlers|session]
  *     deno run -A --v8-flags=--expose-gc bench/idle_memory.ts [...]
  *     bun bench/idle_memory.ts [...]
  *
@@ -36,7 +36,13 @@ import { spawn } from "node:child_process";
 import process from "node:process";
 import v8 from "node:v8";
 import { fileURLToPath } from "node:url";
-import { PerMessageDeflate, runDefaultSession, type ServeHandler, WebSocketUpgrade } from "../mod.ts";
+import {
+  PerMessageDeflate,
+  runDefaultSession,
+  type ServeHandler,
+  type WebSocketHandlers,
+  WebSocketUpgrade,
+} from "../mod.ts";
 import type { DefaultWebSocketSession } from "../mod.ts";
 import { runtime, serveOnThisRuntime } from "../examples/runtime.ts";
 
@@ -97,8 +103,16 @@ async function echo(session: DefaultWebSocketSession): Promise<void> {
   for await (const message of session.incoming) await session.send(message);
 }
 const deflate = new PerMessageDeflate({ compressIfBiggerThan: 0 });
+// `--api handlers` (the default, as examples/echo.ts) or `--api session` (the for-await default session).
+const echoHandlers: WebSocketHandlers = {
+  message(ws, data) {
+    ws.send(data);
+  },
+};
 const handler: ServeHandler = (request) =>
-  new WebSocketUpgrade(request, null, (raw) => runDefaultSession(raw, echo), { extensions: [deflate] });
+  option("api", "handlers") === "session"
+    ? new WebSocketUpgrade(request, null, (raw) => runDefaultSession(raw, echo), { extensions: [deflate] })
+    : new WebSocketUpgrade(request, null, echoHandlers, { extensions: [deflate] });
 
 interface Listening {
   port: number;

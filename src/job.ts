@@ -1,3 +1,22 @@
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/** What a job stops on `cancel`: `destroy(reason)` drops the work at once. */
+export interface JobTarget {
+  /** Stops the work at once. */
+  destroy(reason?: unknown): void;
+}
+
+/** Told by a direct call when a job ends (engines use it instead of a promise per connection). */
+export interface JobObserver {
+  /** `job` has ended. */
+  jobEnded(job: Job): void;
+}
+
+/** Ends a job made without a `finished` promise (for its owner; not exported from `mod.ts`). */
+export const kJobEnd: unique symbol = Symbol("hybi.jobEnd");
+/** Where a job keeps its observer (not exported from `mod.ts`). */
+export const kJobObserver: unique symbol = Symbol("hybi.jobObserver");
+
 /**
  * The life of one upgraded connection, as Ktor's `Job`: awaitable, and
  * cancellable from outside. It ends when the handler returns or throws, when
@@ -16,31 +35,49 @@
  * ```
  */
 export class Job implements PromiseLike<void> {
-  readonly #done: Promise<void>;
+  // Made when first awaited: a running session holds no promise for its job.
+  #done: Promise<void> | null = null;
+  #resolveDone: (() => void) | null = null;
   // Made when `signal` is first asked for: most jobs are only awaited.
   #controller: AbortController | null = null;
   #abortReason: unknown = undefined;
-  readonly #onCancel: (reason: unknown) => void;
+  readonly #onCancel: ((reason: unknown) => void) | JobTarget;
   #active = true;
   #cancelled = false;
+  /** Told by a direct call when the job ends (the engine's HTTP connection). @internal */
+  [kJobObserver]: JobObserver | null = null;
 
   /**
-
    * Wraps a piece of work that ends on its own or by `onCancel`.
-
    *
-   * @param finished Settles when the work is over (a rejection counts as over).
-   * @param onCancel Stops the work; `finished` must settle soon after.
+   * @param finished Settles when the work is over (a rejection counts as
+   *   over); `null` when the work's owner ends the job by a direct call
+   *   (hybi's connections do, so a running session holds no promise).
+   * @param onCancel Stops the work (a function, or an object whose
+   *   `destroy(reason)` does); `finished` must settle soon after.
    */
-  constructor(finished: Promise<void>, onCancel: (reason: unknown) => void) {
+  constructor(finished: Promise<void> | null, onCancel: ((reason: unknown) => void) | JobTarget) {
     this.#onCancel = onCancel;
-    const complete = () => this.#complete();
-    this.#done = finished.then(complete, complete);
+    if (finished !== null) {
+      const complete = () => this.#complete();
+      finished.then(complete, complete);
+    }
+  }
+
+  /** Ends the job; for the owner of a job made without a `finished` promise. @internal */
+  [kJobEnd](): void {
+    this.#complete();
   }
 
   #complete(): void {
+    if (!this.#active) return;
     this.#active = false;
     if (this.#controller !== null && !this.#controller.signal.aborted) this.#controller.abort(this.#endReason());
+    this.#resolveDone?.();
+    this.#resolveDone = null;
+    const observer = this[kJobObserver];
+    this[kJobObserver] = null;
+    observer?.jobEnded(this);
   }
 
   /** Why `signal` aborts: the `cancel` reason, or that the job completed (made only when asked for). */
@@ -82,11 +119,16 @@ export class Job implements PromiseLike<void> {
     const why = reason ?? new DOMException("the job was cancelled", "AbortError");
     this.#abortReason = why;
     this.#controller?.abort(why);
-    this.#onCancel(why);
+    const onCancel = this.#onCancel;
+    if (typeof onCancel === "function") onCancel(why);
+    else onCancel.destroy(why);
   }
 
   /** Resolves when the job has ended (Ktor's `join`). */
   join(): Promise<void> {
+    if (this.#done === null) {
+      this.#done = this.#active ? new Promise((resolve) => this.#resolveDone = resolve) : RESOLVED;
+    }
     return this.#done;
   }
 
@@ -100,6 +142,6 @@ export class Job implements PromiseLike<void> {
     onfulfilled?: ((value: void) => T1 | PromiseLike<T1>) | null,
     onrejected?: ((reason: unknown) => T2 | PromiseLike<T2>) | null,
   ): Promise<T1 | T2> {
-    return this.#done.then(onfulfilled, onrejected);
+    return this.join().then(onfulfilled, onrejected);
   }
 }

@@ -350,7 +350,8 @@ export class WebSocketUpgrade<T = unknown> {
       closeOnAbort(connection, engineContext, userContext);
       ws[kStart](core);
       connection.start();
-      return new Job(connection.finished, (reason) => connection.destroy(reason));
+      // The connection ends the job by a direct call: an idle connection holds no promise for it.
+      return connection.job = new Job(null, connection);
     }
 
     const session = createRawSession(connection, this.protocol, extensions, this.data);
@@ -385,6 +386,6 @@ export class WebSocketUpgrade<T = unknown> {
         else connection.endOutput();
       },
     );
-    return new Job(connection.finished, (reason) => connection.destroy(reason));
+    return connection.job = new Job(null, connection);
   }
 }

@@ -25,7 +25,7 @@ import type { ServeHandler, ServeOptions, Server } from "../http/serve_types.ts"
 import { DEFAULT_HOSTNAME, DEFAULT_PORT, HttpServer, tlsOptions } from "../http/server.ts";
 import type { SocketTransport } from "../http/socket_transport.ts";
 import type { TransportSink } from "../transport.ts";
-import { FlushWaiters } from "../http/flush_waiters.ts";
+import { type SocketCloseListener, SocketSignals } from "../http/socket_signals.ts";
 
 export type {
   NetAddr,
@@ -98,14 +98,21 @@ class BunSocketTransport implements SocketTransport {
   #shutDown = false;
   #destroyed = false;
   #error: unknown = undefined;
-  readonly #flushWaiters = new FlushWaiters();
-  #resolveClosed!: () => void;
-  readonly closed: Promise<void>;
+  readonly #signals = new SocketSignals();
 
   constructor(socket: BunSocket, highWaterMark: number) {
     this.#socket = socket;
     this.#highWaterMark = highWaterMark;
-    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+  }
+
+  /** Resolves once the socket is closed (made when first asked for). */
+  get closed(): Promise<void> {
+    return this.#signals.closed;
+  }
+
+  /** Told, by a direct call, when the socket is closed. */
+  set closeListener(listener: SocketCloseListener | null) {
+    this.#signals.closeListener = listener;
   }
 
   get bufferedAmount(): number {
@@ -158,8 +165,7 @@ class BunSocketTransport implements SocketTransport {
     this.#destroyed = true;
     this.#queue = [];
     this.#queued = 0;
-    this.#flushWaiters.wake();
-    this.#resolveClosed();
+    this.#signals.markClosed();
   }
 
   onDrain(): void {
@@ -212,7 +218,7 @@ class BunSocketTransport implements SocketTransport {
 
   #afterProgress(): void {
     const queued = this.#queued;
-    if (queued === 0) this.#flushWaiters.wake();
+    if (queued === 0) this.#signals.wake();
     if (queued < this.#highWaterMark && (this.#needDrain || queued === 0)) {
       this.#needDrain = false;
       this.#sink?.drain();
@@ -222,7 +228,7 @@ class BunSocketTransport implements SocketTransport {
 
   flushed(): Promise<void> {
     if (this.#destroyed || this.#queued === 0) return Promise.resolve();
-    return this.#flushWaiters.wait();
+    return this.#signals.wait();
   }
 
   end(): void {
@@ -247,8 +253,7 @@ class BunSocketTransport implements SocketTransport {
     this.#queue = [];
     this.#queued = 0;
     this.#socket.terminate();
-    this.#flushWaiters.wake();
-    this.#resolveClosed();
+    this.#signals.markClosed();
   }
 }
 

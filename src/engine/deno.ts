@@ -25,7 +25,7 @@ import type { NetAddr, ServeHandler, ServeOptions, Server } from "../http/serve_
 import { DEFAULT_HOSTNAME, DEFAULT_PORT, HttpServer, tlsOptions } from "../http/server.ts";
 import type { SocketTransport } from "../http/socket_transport.ts";
 import type { TransportSink } from "../transport.ts";
-import { FlushWaiters } from "../http/flush_waiters.ts";
+import { type SocketCloseListener, SocketSignals } from "../http/socket_signals.ts";
 
 export type {
   NetAddr,
@@ -79,14 +79,21 @@ class DenoConnTransport implements SocketTransport {
   #outputEnded = false;
   #writeClosed = false;
   #destroyed = false;
-  readonly #flushWaiters = new FlushWaiters();
-  #resolveClosed!: () => void;
-  readonly closed: Promise<void>;
+  readonly #signals = new SocketSignals();
 
   constructor(conn: Deno.Conn, highWaterMark: number) {
     this.#conn = conn;
     this.#highWaterMark = highWaterMark;
-    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
+  }
+
+  /** Resolves once the socket is closed (made when first asked for). */
+  get closed(): Promise<void> {
+    return this.#signals.closed;
+  }
+
+  /** Told, by a direct call, when the socket is closed. */
+  set closeListener(listener: SocketCloseListener | null) {
+    this.#signals.closeListener = listener;
   }
 
   get bufferedAmount(): number {
@@ -229,7 +236,7 @@ class DenoConnTransport implements SocketTransport {
           this.#sink?.drain();
         }
       }
-      this.#flushWaiters.wake();
+      this.#signals.wake();
       if (this.#outputEnded && !this.#writeClosed) await this.#closeWrite();
     } catch (error) {
       if (this.#destroyed) return;
@@ -256,7 +263,7 @@ class DenoConnTransport implements SocketTransport {
 
   flushed(): Promise<void> {
     if (this.#destroyed || (this.#queued === 0 && !this.#writing)) return Promise.resolve();
-    return this.#flushWaiters.wait();
+    return this.#signals.wait();
   }
 
   end(): void {
@@ -285,8 +292,7 @@ class DenoConnTransport implements SocketTransport {
     } catch {
       // Already closed.
     }
-    this.#flushWaiters.wake();
-    this.#resolveClosed();
+    this.#signals.markClosed();
   }
 }
 

@@ -37,7 +37,7 @@ import { UpgradedTransport } from "../http/upgraded_transport.ts";
 import { Job } from "../job.ts";
 import type { TransportSink } from "../transport.ts";
 import { WebSocketUpgrade } from "../upgrade.ts";
-import { FlushWaiters } from "../http/flush_waiters.ts";
+import { type SocketCloseListener, SocketSignals } from "../http/socket_signals.ts";
 
 export type {
   NetAddr,
@@ -77,14 +77,11 @@ class NodeSocketTransport implements SocketTransport {
   #outputEnded = false;
   #destroyed = false;
   #error: unknown = undefined;
-  readonly #flushWaiters = new FlushWaiters();
-  readonly closed: Promise<void>;
-  #resolveClosed!: () => void;
+  readonly #signals = new SocketSignals();
 
   constructor(socket: net.Socket, highWaterMark: number) {
     this.#socket = socket;
     this.#highWaterMark = highWaterMark;
-    this.closed = new Promise((resolve) => this.#resolveClosed = resolve);
     (socket as TransportedSocket)[TRANSPORT_OF] = this;
     socket.on("error", onSocketError);
     socket.on("close", onSocketClose);
@@ -100,8 +97,7 @@ class NodeSocketTransport implements SocketTransport {
       this.#sink.end(this.#error ?? new Error("the connection closed"));
     }
     this.#destroyed = true;
-    this.#flushWaiters.wake();
-    this.#resolveClosed();
+    this.#signals.markClosed();
   }
 
   onData(chunk: Uint8Array): void {
@@ -115,6 +111,16 @@ class NodeSocketTransport implements SocketTransport {
     if (this.#destroyed || this.#inputEnded) return;
     this.#inputEnded = true;
     this.#sink!.end(undefined);
+  }
+
+  /** Resolves once the socket is closed (made when first asked for). */
+  get closed(): Promise<void> {
+    return this.#signals.closed;
+  }
+
+  /** Told, by a direct call, when the socket is closed. */
+  set closeListener(listener: SocketCloseListener | null) {
+    this.#signals.closeListener = listener;
   }
 
   get bufferedAmount(): number {
@@ -150,7 +156,7 @@ class NodeSocketTransport implements SocketTransport {
       if (done !== null) done(chunk!);
     }
     const buffered = this.#socket.writableLength;
-    if (buffered === 0) this.#flushWaiters.wake();
+    if (buffered === 0) this.#signals.wake();
     if (this.#destroyed || buffered >= this.#highWaterMark) return;
     // Also on an empty queue: a session may wait with a lower mark than ours.
     if (this.#needDrain || buffered === 0) {
@@ -172,7 +178,7 @@ class NodeSocketTransport implements SocketTransport {
 
   flushed(): Promise<void> {
     if (this.#destroyed || this.#socket.writableLength === 0) return Promise.resolve();
-    return this.#flushWaiters.wait();
+    return this.#signals.wait();
   }
 
   end(): void {

@@ -46,6 +46,8 @@ export interface ConnectionContext {
   onError(error: unknown): void;
   /** A WebSocket session started on `connection`. */
   onJob(job: Job, connection: HttpConnection): void;
+  /** `connection`'s WebSocket session is over. */
+  onJobEnded(job: Job, connection: HttpConnection): void;
   /** `connection`'s socket is closed. */
   onClosed(connection: HttpConnection): void;
 }
@@ -149,7 +151,17 @@ export class HttpConnection {
     this.#ctx = ctx;
     this.#info = info;
     this.#parser = new RequestHeadParser(ctx.options);
-    transport.closed.then(() => this.#onClosed());
+    transport.closeListener = this;
+  }
+
+  /** From the session's job: it ended. */
+  jobEnded(job: Job): void {
+    this.#ctx.onJobEnded(job, this);
+  }
+
+  /** From the socket transport: the socket is closed. */
+  socketClosed(): void {
+    this.#onClosed();
   }
 
   /** Resolves once the socket is closed. */

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import type { Job } from "../job.ts";
+import { type Job, kJobObserver } from "../job.ts";
 import { type ConnectionContext, HttpConnection } from "./http_connection.ts";
 import { HttpError } from "./http_error.ts";
 import { type ResolvedHttpOptions, resolveHttpOptions } from "./options.ts";
@@ -149,6 +149,7 @@ export class HttpServer implements Server {
       engineSignal: this.#engine.signal,
       onError: (error) => this.#report(error),
       onJob: (job, connection) => this.#track(job, connection),
+      onJobEnded: (job, connection) => this.#untrack(job, connection),
       onClosed: (connection) => {
         connections.delete(connection);
         refused.delete(connection);
@@ -168,12 +169,15 @@ export class HttpServer implements Server {
 
   #track(job: Job, connection: HttpConnection): void {
     this.#jobs.add(job);
-    job.then(() => {
-      this.#jobs.delete(job);
-      // The session is over; the socket closes once its last bytes are out and the peer hung up.
-      const timer = setTimeout(() => connection.destroy(), LINGER_AFTER_JOB);
-      connection.closed.then(() => clearTimeout(timer));
-    });
+    // The HTTP connection hears of the job's end by a direct call (no promise per session) and calls `#untrack`.
+    job[kJobObserver] = connection;
+  }
+
+  #untrack(job: Job, connection: HttpConnection): void {
+    this.#jobs.delete(job);
+    // The session is over; the socket closes once its last bytes are out and the peer hung up.
+    const timer = setTimeout(() => connection.destroy(), LINGER_AFTER_JOB);
+    connection.closed.then(() => clearTimeout(timer));
   }
 
   /** Reports a failure to `options.onError` (default `console.error`); never throws. */

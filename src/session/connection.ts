@@ -10,6 +10,7 @@ import { ErrorCode, WebSocketError } from "../errors.ts";
 import { CloseFrame, type Frame, OP_CLOSE, payloadLength, payloadParts } from "../frame/frame.ts";
 import { FrameReader } from "../frame/frame_reader.ts";
 import { FrameWriter, headerLength } from "../frame/frame_writer.ts";
+import { type Job, kJobEnd } from "../job.ts";
 import { DEFAULT_WRITE_HIGH_WATER_MARK, type Transport, type TransportSink } from "../transport.ts";
 
 /** What a connection calls back into: the session on top of it. */
@@ -163,10 +164,14 @@ export class Connection implements TransportSink {
   readonly #hasDefer: boolean;
   #flushTask: (() => void) | null = null;
 
-  #finished: Promise<void>;
-  #resolveFinished!: () => void;
-  // Context signals whose abort closes this connection (see `closeOnAbort`).
-  #abortSignals: AbortSignal[] | null = null;
+  // Made when first asked for: an idle connection holds no promise.
+  #finished: Promise<void> | null = null;
+  #resolveFinished: (() => void) | null = null;
+  /** The job ended when this connection finishes (set by the upgrade). */
+  job: Job | null = null;
+  // Context signals whose abort closes this connection (see `closeOnAbort`):
+  // one held as it is (the engine's), an array only for several.
+  #abortSignals: AbortSignal | AbortSignal[] | null = null;
 
   constructor(transport: Transport, options: ConnectionOptions = {}) {
     const role = options.role ?? "server";
@@ -178,7 +183,6 @@ export class Connection implements TransportSink {
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.#maxQueued = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
     this.#flushAfterRead = options.flushAfterRead ?? false;
-    this.#finished = new Promise((resolve) => this.#resolveFinished = resolve);
   }
 
   /** Aborted once the connection is finished. */
@@ -190,8 +194,11 @@ export class Connection implements TransportSink {
     return this.#controller.signal;
   }
 
-  /** Resolves once the connection is finished. */
+  /** Resolves once the connection is finished (made when first asked for). */
   get finished(): Promise<void> {
+    if (this.#finished === null) {
+      this.#finished = this.#state === FINISHED ? RESOLVED : new Promise((resolve) => this.#resolveFinished = resolve);
+    }
     return this.#finished;
   }
 
@@ -575,7 +582,10 @@ export class Connection implements TransportSink {
       signal.addEventListener("abort", onContextAbort, { once: true });
     }
     connections.add(this);
-    (this.#abortSignals ??= []).push(signal);
+    const held = this.#abortSignals;
+    if (held === null) this.#abortSignals = signal;
+    else if (Array.isArray(held)) held.push(signal);
+    else this.#abortSignals = [held, signal];
   }
 
   /** Starts the close handshake with 1001 Going Away. */
@@ -647,10 +657,13 @@ export class Connection implements TransportSink {
     const signals = this.#abortSignals;
     if (signals !== null) {
       this.#abortSignals = null;
-      for (const s of signals) stopClosingOnAbort(s, this);
+      if (Array.isArray(signals)) { for (const s of signals) stopClosingOnAbort(s, this); }
+      else stopClosingOnAbort(signals, this);
     }
     this.handler?.finished();
-    this.#resolveFinished();
+    this.#resolveFinished?.();
+    this.#resolveFinished = null;
+    this.job?.[kJobEnd]();
   }
 
   #rejectWaiters(): void {
