@@ -8,6 +8,16 @@
  * @module
  */
 
+/** A network address. */
+export interface NetAddr {
+  /** The IP address (or host name). */
+  hostname: string;
+  /** The port. */
+  port: number;
+  /** Always `"tcp"`. */
+  transport: "tcp";
+}
+
 /** What a transport calls back into. */
 export interface TransportSink {
   /** Bytes arrived. The sink may call `pause()` from here. */

@@ -4,12 +4,11 @@ import { negotiateExtensions } from "./extensions/negotiation.ts";
 import { computeAccept, validateHandshake } from "./handshake.ts";
 import { Job } from "./job.ts";
 import { originAllowed, type OriginPolicy } from "./origin.ts";
-import type { NetAddr } from "./http/serve_types.ts";
 import { Connection } from "./session/connection.ts";
 import { MessageCore, type MessageOptions } from "./session/message_core.ts";
 import { createRawSession, type RawWebSocketSession } from "./session/raw_session.ts";
 import { kStart, ServerWebSocket, type WebSocketHandlers } from "./session/server_web_socket.ts";
-import { StreamTransport, TRANSPORT, type Transport } from "./transport.ts";
+import { type NetAddr, StreamTransport, TRANSPORT, type Transport } from "./transport.ts";
 
 /**
  * The engine's or the application's context for one upgrade, in place of

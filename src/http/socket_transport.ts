@@ -3,7 +3,9 @@
  *
  * @module
  */
-import type { Transport } from "../transport.ts";
+import type { NetAddr, Transport } from "../transport.ts";
+
+export type { NetAddr };
 import type { SocketCloseListener } from "./socket_signals.ts";
 
 /** A socket's {@linkcode Transport}, plus a way to know when the socket is gone. */
@@ -16,14 +18,4 @@ export interface SocketTransport extends Transport {
   readonly closed: Promise<void>;
   /** Told by a direct call when the socket is closed (write-only). */
   closeListener: SocketCloseListener | null;
-}
-
-/** A network address. */
-export interface NetAddr {
-  /** The IP address (or host name). */
-  hostname: string;
-  /** The port. */
-  port: number;
-  /** Always `"tcp"`. */
-  transport: "tcp";
 }
