@@ -27,6 +27,18 @@ export function runtimeCommand(file: string): string[] {
   return [process.execPath, file];
 }
 
+/**
+ * The `--api` values a suite should run on: all of `apis`, or, against an
+ * outside server (`HYBI_ECHO_PORT`), which answers one way only, the one
+ * `HYBI_ECHO_API` names (`handlers`, the example's default, when unset).
+ */
+export function echoApis<T extends string>(apis: readonly T[]): T[] {
+  if (!process.env.HYBI_ECHO_PORT) return [...apis];
+  const api = process.env.HYBI_ECHO_API ?? "handlers";
+  return apis.filter((a) => a === api);
+}
+
+/** Starts the echo with `extraArgs` after `--port 0` (e.g. `["--api", "raw"]`). */
 export async function startEcho(extraArgs: string[] = []): Promise<EchoServer> {
   const fixed = process.env.HYBI_ECHO_PORT;
   if (fixed) return { port: Number(fixed), output: () => "", stop: () => Promise.resolve() };
