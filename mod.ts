@@ -1,12 +1,52 @@
 /**
- * hybi: a WebSocket (RFC 6455) server library for Deno, Bun and Node with the
- * shape of Ktor's `WebSocketUpgrade`. A handler answers the opening handshake
- * with a `WebSocketUpgrade`; the engine writes `101 Switching Protocols` and
- * calls `upgrade(input, output, engineContext, userContext)`, which runs the
- * session over the connection's byte streams and returns a `Job`.
+ * hybi: a WebSocket (RFC 6455, permessage-deflate RFC 7692) server library
+ * for Deno, Bun and Node. Three ways to run a connection share one protocol
+ * core, which answers pings, reassembles fragments, checks UTF-8 as it
+ * arrives, enforces the limits and runs the close handshake:
+ *
+ * - handlers, the fast path: `webSocket(path, { open, message, drain,
+ *   close, ping, pong, error })`, as `Bun.serve`'s `websocket`. `message`
+ *   runs synchronously inside the read that completed the message, and
+ *   `ServerWebSocket.send` returns at once: the bytes queued, `-1` when the
+ *   peer is behind (`drain` follows), `0` when nothing was sent;
+ * - the default session: `webSocket(path, protocol, async (session) => …)`,
+ *   Ktor's `DefaultWebSocketSession`, read with `for await`;
+ * - the RAW session: `webSocketRaw(path, protocol, handler)`, frames as they
+ *   arrive.
+ *
+ * The shape is Ktor's `WebSocketUpgrade`: a handler answers the opening
+ * handshake with a `WebSocketUpgrade`; the engine writes `101 Switching
+ * Protocols` and calls `upgrade(input, output, engineContext, userContext)`,
+ * which runs the session over the connection's byte streams and returns a
+ * `Job`.
  *
  * This module is the runtime-independent core (web standards only). The
- * engines live in `@hybi/websocket/deno`, `/bun` and `/node`.
+ * engines, with `serve`, live in `@hybi/websocket/deno`, `/bun` and `/node`.
+ * The repository's `docs/architecture.md` follows a message through the
+ * layers.
+ *
+ * @example An echo on the handler path, served by the Deno engine
+ * ```ts
+ * import { router, webSocket } from "@hybi/websocket";
+ * import { serve } from "@hybi/websocket/deno";
+ *
+ * const server = await serve(
+ *   { port: 0 },
+ *   router([
+ *     webSocket("/echo", {
+ *       message(ws, data) {
+ *         ws.send(data);
+ *       },
+ *     }),
+ *   ]),
+ * );
+ * const client = new WebSocket(`ws://127.0.0.1:${server.port}/echo`);
+ * client.onopen = () => client.send("hello");
+ * const echoed = await new Promise((resolve) => client.onmessage = (event) => resolve(event.data));
+ * console.log(echoed); // hello
+ * client.close();
+ * await server.shutdown();
+ * ```
  *
  * @example A RAW echo session over a pair of byte streams
  * ```ts
