@@ -1,13 +1,15 @@
 /**
- * In-process echo: examples/echo.ts's handler (default session, `for await`
- * + `await send`) on an in-memory transport, fed reads of K masked 32-byte
- * frames; measures the library's cost per echoed message without sockets.
+ * In-process echo: examples/echo.ts's handler on an in-memory transport, fed
+ * reads of K masked 32-byte frames; measures the library's cost per echoed
+ * message without sockets. `ECHO_API=handlers` (the default: the handler
+ * path, `ws.send(data)` inside the read) or `ECHO_API=session` (the default
+ * session, `for await` + `await send`).
  *
  *   node bench/echo_loop.ts [K=16] [SIZE=32] [SECONDS=3] [CHUNK=0]
  *   deno run -A bench/echo_loop.ts 16;  bun bench/echo_loop.ts 16
  */
 import process from "node:process";
-import { type DefaultWebSocketSession, runDefaultSession, WebSocketUpgrade } from "../mod.ts";
+import { type DefaultWebSocketSession, runDefaultSession, type WebSocketHandlers, WebSocketUpgrade } from "../mod.ts";
 import { TRANSPORT, type Transport, type TransportSink } from "../src/transport.ts";
 import { maskedFrame, seededBytes } from "./micro/case.ts";
 
@@ -76,7 +78,16 @@ const request = new Request("http://localhost/", {
     "sec-websocket-version": "13",
   },
 });
-new WebSocketUpgrade(request, null, (raw) => runDefaultSession(raw, echo)).upgrade(input, output);
+const handlers: WebSocketHandlers = {
+  message(ws, data) {
+    ws.send(data);
+  },
+};
+if (process.env.ECHO_API === "session") {
+  new WebSocketUpgrade(request, null, (raw) => runDefaultSession(raw, echo)).upgrade(input, output);
+} else {
+  new WebSocketUpgrade(request, null, handlers).upgrade(input, output);
+}
 
 function round(): Promise<void> {
   expectedBytes = transport.bytes + K * echoed;

@@ -44,7 +44,11 @@ export class Job implements PromiseLike<void> {
   readonly #onCancel: ((reason: unknown) => void) | JobTarget;
   #active = true;
   #cancelled = false;
-  /** Told by a direct call when the job ends (the engine's HTTP connection). @internal */
+  /**
+   * Told by a direct call when the job ends (the engine's HTTP connection).
+   *
+   * @internal
+   */
   [kJobObserver]: JobObserver | null = null;
 
   /**
@@ -64,7 +68,11 @@ export class Job implements PromiseLike<void> {
     }
   }
 
-  /** Ends the job; for the owner of a job made without a `finished` promise. @internal */
+  /**
+   * Ends the job; for the owner of a job made without a `finished` promise.
+   *
+   * @internal
+   */
   [kJobEnd](): void {
     this.#complete();
   }

@@ -113,6 +113,49 @@ export class FrameWriter {
     if (frame.rsv1) b0 |= 0x40;
     if (frame.rsv2) b0 |= 0x20;
     if (frame.rsv3) b0 |= 0x10;
+    return this.#header(b0, length, target, offset);
+  }
+
+  /**
+   * Writes the header of an unfragmented message without extension bits
+   * (FIN set, RSV clear); see {@linkcode FrameWriter.encodeHeader}.
+   *
+   * @param opcode The message's opcode (1 text, 2 binary).
+   * @param length The payload length.
+   * @param target The buffer to write into.
+   * @param offset Where the header starts.
+   * @returns The offset just past the header.
+   */
+  encodeMessageHeader(opcode: number, length: number, target: Uint8Array, offset: number): number {
+    return this.#header(0x80 | opcode, length, target, offset);
+  }
+
+  /**
+   * Serialises an unfragmented message from its opcode and payload, with no
+   * `Frame` object (the handler path's send); `target` must have room for
+   * the header and the payload.
+   *
+   * @param opcode The message's opcode (1 text, 2 binary).
+   * @param data The payload.
+   * @param target The buffer to write into.
+   * @param offset Where the frame starts in `target`.
+   * @returns The offset just past the frame.
+   */
+  encodeMessageInto(opcode: number, data: Uint8Array, target: Uint8Array, offset: number): number {
+    const length = data.length;
+    const start = this.#header(0x80 | opcode, length, target, offset);
+    if (length <= 64) {
+      // A loop beats `set` (and its checks) for a few dozen bytes.
+      for (let i = 0; i < length; i++) target[start + i] = data[i];
+    } else {
+      target.set(data, start);
+    }
+    const end = start + length;
+    if (this.masking && end > start) applyMask(target, start, end, target, start - 4, 0);
+    return end;
+  }
+
+  #header(b0: number, length: number, target: Uint8Array, offset: number): number {
     target[offset] = b0;
     const maskBit = this.masking ? 0x80 : 0;
     let p = offset + 2;

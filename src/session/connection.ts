@@ -7,9 +7,10 @@
  */
 import { CloseCode, CloseReason } from "../close_reason.ts";
 import { ErrorCode, WebSocketError } from "../errors.ts";
-import { CloseFrame, type Frame, OP_CLOSE, payloadLength, payloadParts } from "../frame/frame.ts";
+import { CloseFrame, type Frame, OP_CLOSE, payloadLength } from "../frame/frame.ts";
 import { FrameReader } from "../frame/frame_reader.ts";
 import { FrameWriter, headerLength } from "../frame/frame_writer.ts";
+import { type BatchOwner, OutputBatcher } from "./output_batcher.ts";
 import { type Job, kJobEnd } from "../job.ts";
 import { DEFAULT_WRITE_HIGH_WATER_MARK, type Transport, type TransportSink } from "../transport.ts";
 
@@ -34,6 +35,11 @@ export interface ConnectionHandler {
   inputEnded(error: unknown): void;
   /** A close frame is being sent (by `send`, `close` or `fail`). */
   closing(frame: CloseFrame): void;
+  /**
+   * A context signal aborted (server shutdown): start the close with 1001,
+   * after what is still being encoded. Without it the connection closes at once.
+   */
+  goAway?(): void;
   /** The connection is finished: both directions are closed or it was dropped. */
   finished(): void;
   /** The queue for the peer fell below the high-water mark after a send had filled it. */
@@ -46,9 +52,9 @@ export interface ConnectionHandler {
  * own reason, so no layer has to know the others' conditions to resume.
  */
 export const Hold = {
-  /** The application asked (`pause()`), or the reader of a RAW session's queue is behind. */
+  /** The application asked (`pause()` of the handler path's `ServerWebSocket`). */
   Application: 1,
-  /** The `for await` reader of a default session is behind. */
+  /** The reader of a session's queue (`for await` over a default or RAW session) is behind. */
   Reader: 2,
   /** An extension is decoding a message: later frames must not overtake it. */
   Decoding: 4,
@@ -90,24 +96,8 @@ const RESOLVED: Promise<void> = Promise.resolve();
 export const SEND_DROPPED = 0;
 /** `Connection.sendNow`: queued, but the queue is at or above the high-water mark; `drained` follows. */
 export const SEND_BACKPRESSURE = -1;
-const EMPTY = new Uint8Array(0);
 // Shared while nobody waits; replaced by an array of the connection's own on the first wait.
 const NO_WAITERS: never[] = [];
-// Payloads this big are written as their own chunk rather than copied into the batch.
-const DIRECT_WRITE_THRESHOLD = 16 * 1024;
-// A frame that does not fit in the batch flushes it first; the next batch is
-// then twice as large, up to a size that holds any frame below
-// DIRECT_WRITE_THRESHOLD (masked frames of a client may need more).
-const BATCH_INITIAL = 2048;
-const BATCH_CAPACITY = DIRECT_WRITE_THRESHOLD + 16;
-/**
- * Microtask turns without a send after which a scheduled flush goes out.
- * An application answering queued messages (`for await` + `await send`)
- * sends every second or third turn, so waiting this long gathers the
- * answers to everything one read delivered into one write; a handler that
- * waits for anything else (I/O, a timer) lets the batch go after a few turns.
- */
-const FLUSH_PATIENCE = 3;
 /** Default of {@linkcode ConnectionOptions.closeTimeout}. */
 export const DEFAULT_CLOSE_TIMEOUT = 5000;
 /** Default of {@linkcode ConnectionOptions.maxQueuedBytes}: 16 MiB. */
@@ -122,7 +112,7 @@ const OPEN = 0, OUTPUT_ENDED = 1, FINISHED = 2;
  * controller and batch only when first needed, so that an idle connection
  * holds little.
  */
-export class Connection implements TransportSink {
+export class Connection implements TransportSink, BatchOwner {
   readonly reader: FrameReader;
   readonly writer: FrameWriter;
   readonly #transport: Transport;
@@ -137,7 +127,6 @@ export class Connection implements TransportSink {
   #inputEnded = false;
   // The read gate: a bit per reason to stop reading (see `Hold`).
   #holds = 0;
-  readonly #flushAfterRead: boolean;
   // A send left the queue at or above the high-water mark; `drained` is owed.
   #congested = false;
   #dispatching = false;
@@ -149,20 +138,8 @@ export class Connection implements TransportSink {
   /** Why sends fail once the connection failed on its own (a full send queue). */
   #failure: WebSocketError | null = null;
 
-  // Allocated on the first send: an idle connection holds no batch.
-  #batch: Uint8Array = EMPTY;
-  #batchLength = 0;
-  #batchSize = BATCH_INITIAL;
-  // The last batch handed to the transport, and one it gave back for reuse.
-  #inFlight: Uint8Array | null = null;
-  #spare: Uint8Array | null = null;
-  #batchWritten: ((chunk: Uint8Array) => void) | null = null;
-  #flushScheduled = false;
-  // Frames queued since the flush task last looked, and how many turns in a row it saw none.
-  #sendsSinceCheck = 0;
-  #quietTurns = 0;
-  readonly #hasDefer: boolean;
-  #flushTask: (() => void) | null = null;
+  /** Frames on their way out: batched, flushed per read or I/O event. */
+  readonly #output: OutputBatcher;
 
   // Made when first asked for: an idle connection holds no promise.
   #finished: Promise<void> | null = null;
@@ -176,13 +153,12 @@ export class Connection implements TransportSink {
   constructor(transport: Transport, options: ConnectionOptions = {}) {
     const role = options.role ?? "server";
     this.#transport = transport;
-    this.#hasDefer = transport.defer !== undefined;
     this.reader = new FrameReader({ maxFrameSize: options.maxFrameSize, role, allowedRsv: options.allowedRsv });
     this.writer = new FrameWriter({ masking: role === "client" });
     this.#highWaterMark = options.writeHighWaterMark ?? DEFAULT_WRITE_HIGH_WATER_MARK;
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.#maxQueued = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
-    this.#flushAfterRead = options.flushAfterRead ?? false;
+    this.#output = new OutputBatcher(transport, this.writer, this, options.flushAfterRead ?? false);
   }
 
   /** Aborted once the connection is finished. */
@@ -229,7 +205,7 @@ export class Connection implements TransportSink {
 
   /** Bytes queued for the peer, in the batch and in the transport. */
   get bufferedAmount(): number {
-    return this.#batchLength + this.#transport.bufferedAmount;
+    return this.#output.length + this.#transport.bufferedAmount;
   }
 
   /** Starts reading; frames go to `handler`. */
@@ -300,6 +276,7 @@ export class Connection implements TransportSink {
 
   #dispatch(): void {
     this.#dispatching = true;
+    this.#output.readStarted();
     try {
       while (this.#holds === 0 && !this.#discardInput) {
         const frame = this.reader.read();
@@ -330,8 +307,8 @@ export class Connection implements TransportSink {
     } finally {
       this.#dispatching = false;
     }
-    // What the handlers sent in this read goes out in one write, now.
-    if (this.#flushAfterRead && this.#batchLength > 0) this.#flushBatch();
+    // What the handlers sent in this read goes out in one write, now (on the handler path).
+    this.#output.readEnded();
   }
 
   #onInputEnd(error: unknown): void {
@@ -389,6 +366,29 @@ export class Connection implements TransportSink {
       // Our close opens the handshake: the peer has closeTimeout to answer.
       this.#startTimer();
     }
+    return this.#queuedResult(length, size);
+  }
+
+  #enqueue(frame: Frame): void {
+    this.#output.frame(frame);
+  }
+
+  /**
+   * Queues an unfragmented data message from its bytes, with no `Frame`;
+   * returns as {@linkcode Connection.sendNow}.
+   *
+   * @param opcode 1 (text) or 2 (binary).
+   * @param data The payload; it must not change until written.
+   */
+  sendMessage(opcode: number, data: Uint8Array): number {
+    if (this.#state !== OPEN || this.#closeSent) return SEND_DROPPED;
+    const length = data.length;
+    this.#output.message(opcode, data);
+    return this.#queuedResult(length, headerLength(length, this.writer.masking) + length);
+  }
+
+  /** What a send that just queued `size` bytes (`length` of payload) returns; see `sendNow`. */
+  #queuedResult(length: number, size: number): number {
     const buffered = this.bufferedAmount;
     if (buffered < this.#highWaterMark) return size;
     // The peer reads slower than the application sends without waiting: bound the memory.
@@ -400,99 +400,8 @@ export class Connection implements TransportSink {
     return SEND_BACKPRESSURE;
   }
 
-  #enqueue(frame: Frame): void {
-    const length = payloadLength(frame);
-    const writer = this.writer;
-    if (!writer.masking && length >= DIRECT_WRITE_THRESHOLD) {
-      this.#reserve(headerLength(length, false));
-      this.#batchLength = writer.encodeHeader(frame, length, this.#batch, this.#batchLength);
-      // Header and payload in one system call where the transport can gather writes.
-      const transport = this.#transport;
-      transport.cork?.();
-      this.#flushBatch();
-      const parts = payloadParts(frame);
-      if (parts === null) transport.write(frame.data);
-      else for (const part of parts) transport.write(part);
-      transport.uncork?.();
-      return;
-    }
-    this.#reserve(headerLength(length, writer.masking) + length);
-    this.#batchLength = writer.encodeInto(frame, this.#batch, this.#batchLength);
-    this.#sendsSinceCheck++;
-    // Inside a read on the handler path the end of the read flushes.
-    if (this.#dispatching && this.#flushAfterRead) return;
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      const task = this.#flushTask ??= this.#hasDefer ? () => this.#deferredFlush() : () => this.#checkFlush();
-      if (this.#hasDefer) {
-        this.#transport.defer!(task);
-      } else {
-        this.#quietTurns = 0;
-        RESOLVED.then(task);
-      }
-    }
-  }
-
-  #deferredFlush(): void {
-    this.#flushScheduled = false;
-    this.#flushBatch();
-  }
-
-  /** The flush task without `defer`: goes again while sends keep coming, flushes after quiet turns. */
-  #checkFlush(): void {
-    if (this.#sendsSinceCheck !== 0) {
-      this.#sendsSinceCheck = 0;
-      this.#quietTurns = 0;
-      RESOLVED.then(this.#flushTask!);
-      return;
-    }
-    if (++this.#quietTurns < FLUSH_PATIENCE) {
-      RESOLVED.then(this.#flushTask!);
-      return;
-    }
-    this.#flushScheduled = false;
-    this.#flushBatch();
-  }
-
-  #onBatchWritten(chunk: Uint8Array): void {
-    const written = this.#inFlight;
-    if (written === null || chunk.buffer !== written.buffer) return;
-    this.#inFlight = null;
-    if (this.#spare === null) this.#spare = written;
-  }
-
-  /** Makes room for `bytes` more in the batch: flushes a batch they do not fit in. */
-  #reserve(bytes: number): void {
-    if (this.#batchLength + bytes <= this.#batch.length) return;
-    if (this.#batchLength > 0) {
-      this.#flushBatch();
-      // Outgrown: larger batches from now on.
-      if (this.#batchSize < BATCH_CAPACITY) this.#batchSize = Math.min(BATCH_CAPACITY, this.#batchSize * 2);
-    }
-    const spare = this.#spare;
-    this.#spare = null;
-    if (spare !== null && spare.length === this.#batchSize && bytes <= spare.length) {
-      this.#batch = spare;
-      return;
-    }
-    // Only a masked frame (client role) is larger than BATCH_CAPACITY.
-    this.#batch = new Uint8Array(Math.max(bytes, this.#batchSize));
-  }
-
-  /**
-   * Hands the batch to the transport as a view, not a copy: the transport
-   * says when it is done with it, and the buffer is then reused for a later
-   * batch (at most two are in use, one filling and one being written).
-   */
-  #flushBatch(): void {
-    const n = this.#batchLength;
-    if (n === 0 || this.#state === FINISHED) return;
-    this.#batchLength = 0;
-    const batch = this.#batch;
-    this.#batch = EMPTY;
-    this.#inFlight = batch;
-    this.#transport.write(batch.subarray(0, n), this.#batchWritten ??= (chunk) => this.#onBatchWritten(chunk));
-    // Senders waiting on a full batch may go on once the transport has it.
+  /** From the batcher: a batch went to the transport; senders waiting for room may go on. */
+  batchFlushed(): void {
     if (this.#drainWaiters.length > 0) this.#onDrain();
   }
 
@@ -538,7 +447,7 @@ export class Connection implements TransportSink {
 
   /** Sends what is queued; resolves when the transport has taken all of it. */
   flush(): Promise<void> {
-    this.#flushBatch();
+    this.#output.flush();
     return this.#transport.flushed();
   }
 
@@ -549,7 +458,7 @@ export class Connection implements TransportSink {
    */
   endOutput(): void {
     if (this.#state !== OPEN) return;
-    this.#flushBatch();
+    this.#output.flush();
     this.#state = OUTPUT_ENDED;
     this.#transport.end();
     this.#rejectWaiters();
@@ -588,9 +497,11 @@ export class Connection implements TransportSink {
     else this.#abortSignals = [held, signal];
   }
 
-  /** Starts the close handshake with 1001 Going Away. */
+  /** Starts the close handshake with 1001 Going Away (through the handler, which may first finish what it encodes). */
   goAway(): void {
-    this.close(new CloseReason(CloseCode.GoingAway, ""));
+    const handler = this.handler;
+    if (handler?.goAway !== undefined) handler.goAway();
+    else this.close(new CloseReason(CloseCode.GoingAway, ""));
   }
 
   /** (Re)starts the timer that drops a connection whose peer stopped answering. */
@@ -648,9 +559,7 @@ export class Connection implements TransportSink {
   #finish(): void {
     if (this.#state === FINISHED) return;
     this.#state = FINISHED;
-    this.#batchLength = 0;
-    this.#batch = EMPTY;
-    this.#spare = this.#inFlight = null;
+    this.#output.close();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#rejectWaiters();
     this.#controller?.abort(finishedError());

@@ -270,10 +270,20 @@ export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
   /** Pongs only mark the peer alive. */
   [kPong](_data: Uint8Array): void {}
 
-  /** The peer closed: its close is answered once the reader has seen what came before, or after the close timeout. */
+  /**
+   * The peer closed: its close is answered once the reader has seen what
+   * came before, or after the close timeout; at once while no loop reads
+   * (nobody would answer those messages: a handler that only pushes, or
+   * one that left its loop, does not hold the peer's close).
+   */
   [kPeerClose](reason: CloseReason): void {
     this.#settleCloseReason(reason);
     const core = this.#core;
+    if (!this.#queue.reading) {
+      this.#queue.end();
+      core.answerClose();
+      return;
+    }
     const connection = core.connection;
     let done = false;
     const answer = () => {

@@ -20,15 +20,19 @@ import { CloseCode, CloseReason, isValidCloseCode } from "../close_reason.ts";
 import { ErrorCode, WebSocketError } from "../errors.ts";
 import type { WebSocketExtension } from "../extensions/extension.ts";
 import {
+  BinaryFrame,
   CloseFrame,
   type Frame,
   OP_CLOSE,
   OP_CONTINUATION,
   OP_PING,
   OP_PONG,
+  OP_TEXT,
   payloadLength,
   PongFrame,
+  TextFrame,
 } from "../frame/frame.ts";
+import { headerLength } from "../frame/frame_writer.ts";
 import { Utf8Validator } from "../utf8.ts";
 import { type Connection, type ConnectionHandler, Hold, SEND_BACKPRESSURE, SEND_DROPPED } from "./connection.ts";
 import { DEFAULT_PING_TIMEOUT, Heartbeat } from "./heartbeat.ts";
@@ -268,6 +272,11 @@ export class MessageCore implements ConnectionHandler {
     this.#listener[kFinished](this.#closeReason);
   }
 
+  /** A context signal aborted: close with 1001 after the messages being encoded. */
+  goAway(): void {
+    this.close(new CloseReason(CloseCode.GoingAway, ""));
+  }
+
   /** The queue for the peer went below the high-water mark. */
   drained(): void {
     this.connection.release(Hold.Pongs);
@@ -308,10 +317,28 @@ export class MessageCore implements ConnectionHandler {
       const sent = this.send(frame);
       sent.catch(() => {});
       if (!connection.writable) return SEND_DROPPED;
+      // The size on the wire before compression: positive even for an empty message.
+      const length = payloadLength(frame);
       result = this.#encodingBytes + connection.bufferedAmount >= connection.writeHighWaterMark
         ? SEND_BACKPRESSURE
-        : payloadLength(frame);
+        : headerLength(length, connection.writer.masking) + length;
     }
+    if (result === SEND_BACKPRESSURE) this.#owesDrain = true;
+    return result;
+  }
+
+  /**
+   * Queues an unfragmented text or binary message from its bytes; returns
+   * as {@linkcode MessageCore.sendNow}. Without extensions no `Frame` is made.
+   *
+   * @param opcode 1 (text) or 2 (binary).
+   * @param data The payload; it must not change until written.
+   */
+  sendMessage(opcode: number, data: Uint8Array): number {
+    if (this.extensions.length !== 0) {
+      return this.sendNow(opcode === OP_TEXT ? new TextFrame(data) : new BinaryFrame(data));
+    }
+    const result = this.connection.sendMessage(opcode, data);
     if (result === SEND_BACKPRESSURE) this.#owesDrain = true;
     return result;
   }

@@ -147,7 +147,11 @@ class RawFrames implements ConnectionHandler, QueueOwner {
  * ```
  */
 export class RawWebSocketSession implements WebSocketSession {
-  /** The connection and its frame queue. @internal */
+  /**
+   * The connection and its frame queue.
+   *
+   * @internal
+   */
   readonly [kFrames]: RawFrames;
   #outgoing: WritableStream<Frame> | null = null;
 
@@ -158,7 +162,11 @@ export class RawWebSocketSession implements WebSocketSession {
   /** What the upgrade attached to this connection (`verify`'s result), or `undefined`. */
   readonly data: unknown;
 
-  /** Built by `WebSocketUpgrade.upgrade`. @internal */
+  /**
+   * Built by `WebSocketUpgrade.upgrade`.
+   *
+   * @internal
+   */
   constructor(frames: RawFrames, protocol: string | null, extensions: readonly WebSocketExtension[], data: unknown) {
     this[kFrames] = frames;
     this.protocol = protocol;

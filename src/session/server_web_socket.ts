@@ -12,7 +12,7 @@
 import { CloseCode, CloseReason, isValidCloseCode } from "../close_reason.ts";
 import type { WebSocketError } from "../errors.ts";
 import type { WebSocketExtension } from "../extensions/extension.ts";
-import { BinaryFrame, type Frame, OP_TEXT, PingFrame, PongFrame, TextFrame } from "../frame/frame.ts";
+import { type Frame, OP_BINARY, OP_TEXT, PingFrame, PongFrame } from "../frame/frame.ts";
 import {
   kClosing,
   kDrained,
@@ -83,7 +83,11 @@ function reportToConsole(error: unknown): void {
   console.error("hybi: a WebSocket handler failed:", error);
 }
 
-/** Options a {@linkcode ServerWebSocket} is built with. @internal */
+/**
+ * Options a {@linkcode ServerWebSocket} is built with.
+ *
+ * @internal
+ */
 export interface ServerWebSocketInit<T> {
   handlers: WebSocketHandlers<T>;
   data: T;
@@ -101,7 +105,7 @@ export interface ServerWebSocketInit<T> {
  * ```ts
  * import { router, webSocket } from "@hybi/websocket";
  * const handle = router([
- *   webSocket("/chat", {
+ *   webSocket<{ user: string }>("/chat", {
  *     open(ws) {
  *       ws.sendText(`hello ${ws.data.user}`);
  *     },
@@ -140,7 +144,11 @@ export class ServerWebSocket<T = undefined> {
   readonly #onError: ((error: unknown) => void) | undefined;
   #finished = false;
 
-  /** Built by `WebSocketUpgrade.upgrade` for handler objects, then `attach`ed to its core. @internal */
+  /**
+   * Built by `WebSocketUpgrade.upgrade` for handler objects, then started on its core.
+   *
+   * @internal
+   */
   constructor(init: ServerWebSocketInit<T>) {
     this.#handlers = init.handlers;
     this.data = init.data;
@@ -189,9 +197,9 @@ export class ServerWebSocket<T = undefined> {
    *   with 1008).
    */
   send(data: string | Uint8Array | ArrayBuffer | ArrayBufferView): number {
-    return this.#core.sendNow(
-      typeof data === "string" ? new TextFrame(encoder.encode(data)) : new BinaryFrame(bytesOf(data)),
-    );
+    return typeof data === "string"
+      ? this.#core.sendMessage(OP_TEXT, encoder.encode(data))
+      : this.#core.sendMessage(OP_BINARY, bytesOf(data));
   }
 
   /**
@@ -200,7 +208,7 @@ export class ServerWebSocket<T = undefined> {
    * @param text The message.
    */
   sendText(text: string): number {
-    return this.#core.sendNow(new TextFrame(encoder.encode(text)));
+    return this.#core.sendMessage(OP_TEXT, encoder.encode(text));
   }
 
   /**
@@ -209,7 +217,7 @@ export class ServerWebSocket<T = undefined> {
    * @param data The message; it must not change until it is written.
    */
   sendBinary(data: Uint8Array | ArrayBuffer | ArrayBufferView): number {
-    return this.#core.sendNow(new BinaryFrame(bytesOf(data)));
+    return this.#core.sendMessage(OP_BINARY, bytesOf(data));
   }
 
   /**
@@ -307,7 +315,11 @@ export class ServerWebSocket<T = undefined> {
     }
   }
 
-  /** Every message before the close was handled synchronously: answer now. @internal */
+  /**
+   * Every message before the close was handled synchronously: answer now.
+   *
+   * @internal
+   */
   [kPeerClose](_reason: CloseReason): void {
     this.#core.answerClose();
   }
@@ -317,7 +329,11 @@ export class ServerWebSocket<T = undefined> {
     this.#paused = false;
   }
 
-  /** The peer broke the protocol: fail at once (everything before it was handled). @internal */
+  /**
+   * The peer broke the protocol: fail at once (everything before it was handled).
+   *
+   * @internal
+   */
   [kProtocolError](error: WebSocketError): void {
     const handler = this.#handlers.error;
     if (handler !== undefined) this.#report(handler, error);
