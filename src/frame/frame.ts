@@ -7,17 +7,54 @@ const EMPTY = new Uint8Array(0);
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-// Set by Frame's static block, which alone sees the private payload fields.
+// A frame's payload, kept under symbol keys: the codec and the sessions read
+// them directly (plain property loads), the application sees only `data`.
+/** The payload once made into a view (or given), else null. @internal */
+const kData: unique symbol = Symbol("hybi.frameData");
+/** The buffer the payload lies in (with `kStart`, `kLength`). @internal */
+const kSource: unique symbol = Symbol("hybi.frameSource");
+/** Where the payload starts in `kSource`. @internal */
+const kStart: unique symbol = Symbol("hybi.frameStart");
+/** Payload length. @internal */
+const kLength: unique symbol = Symbol("hybi.frameLength");
+/** A large payload that arrived over several chunks: its pieces, joined only if `data` is asked for. @internal */
+const kParts: unique symbol = Symbol("hybi.frameParts");
+
 /** Payload bytes of a frame, without making its `data` view. */
-export let payloadLength: (frame: Frame) => number;
+export function payloadLength(frame: Frame): number {
+  return frame[kLength];
+}
+
 /** The buffer holding a frame's payload, from `payloadStart` on, `payloadLength` bytes. */
-export let payloadSource: (frame: Frame) => Uint8Array;
+export function payloadSource(frame: Frame): Uint8Array {
+  return frame[kParts] !== null ? frame.data : frame[kData] ?? frame[kSource];
+}
+
 /** Where a frame's payload starts in `payloadSource`. */
-export let payloadStart: (frame: Frame) => number;
-let inChunk: <F extends Frame>(frame: F, source: Uint8Array, start: number, length: number) => F;
-let inParts: <F extends Frame>(frame: F, parts: Uint8Array[], length: number) => F;
+export function payloadStart(frame: Frame): number {
+  return frame[kData] === null ? frame[kStart] : 0;
+}
+
 /** The pieces a frame's payload arrived in, in order, when it is kept that way; otherwise null. */
-export let payloadParts: (frame: Frame) => readonly Uint8Array[] | null;
+export function payloadParts(frame: Frame): readonly Uint8Array[] | null {
+  return frame[kParts];
+}
+
+function inChunk<F extends Frame>(frame: F, source: Uint8Array, start: number, length: number): F {
+  frame[kData] = null;
+  frame[kSource] = source;
+  frame[kStart] = start;
+  frame[kLength] = length;
+  return frame;
+}
+
+function inParts<F extends Frame>(frame: F, parts: Uint8Array[], length: number): F {
+  frame[kData] = null;
+  frame[kParts] = parts;
+  frame[kStart] = 0;
+  frame[kLength] = length;
+  return frame;
+}
 
 /**
  * One WebSocket frame, as in Ktor: a type, `fin`, the three RSV bits and the
@@ -48,15 +85,19 @@ export abstract class Frame {
   readonly rsv2: boolean;
   /** RSV3, reserved for extensions. */
   readonly rsv3: boolean;
-  // The payload: `#data` once made; a frame the reader found whole in a
-  // received chunk holds only its range of `#source` until `data` is asked
+  // The payload: `kData` once made; a frame the reader found whole in a
+  // received chunk holds only its range of `kSource` until `data` is asked
   // for, so that an echo or a length check costs no view (50-150 ns each).
-  #data: Uint8Array | null;
-  #source: Uint8Array;
-  #start: number;
-  #length: number;
-  // A large frame that arrived over several chunks: their (unmasked) pieces, joined only if `data` is asked for.
-  #parts: Uint8Array[] | null;
+  /** @internal */
+  [kData]: Uint8Array | null;
+  /** @internal */
+  [kSource]: Uint8Array;
+  /** @internal */
+  [kStart]: number;
+  /** @internal */
+  [kLength]: number;
+  /** @internal */
+  [kParts]: Uint8Array[] | null;
 
   /**
 
@@ -83,53 +124,32 @@ export abstract class Frame {
     this.rsv1 = rsv1;
     this.rsv2 = rsv2;
     this.rsv3 = rsv3;
-    this.#data = data;
-    this.#source = data;
-    this.#start = 0;
-    this.#length = data.length;
-    this.#parts = null;
+    this[kData] = data;
+    this[kSource] = data;
+    this[kStart] = 0;
+    this[kLength] = data.length;
+    this[kParts] = null;
   }
 
   /** The unmasked payload. */
   get data(): Uint8Array {
-    const data = this.#data;
+    const data = this[kData];
     if (data !== null) return data;
-    const parts = this.#parts;
+    const parts = this[kParts];
     if (parts !== null) {
-      const joined = new Uint8Array(this.#length);
+      const joined = new Uint8Array(this[kLength]);
       let offset = 0;
       for (const part of parts) {
         joined.set(part, offset);
         offset += part.length;
       }
-      this.#parts = null;
-      this.#source = joined;
-      return this.#data = joined;
+      this[kParts] = null;
+      this[kSource] = joined;
+      return this[kData] = joined;
     }
     // A plain view even when the chunk is a runtime's subclass (Node's and Bun's Buffer).
-    const source = this.#source;
-    return this.#data = new Uint8Array(source.buffer, source.byteOffset + this.#start, this.#length);
-  }
-
-  static {
-    payloadLength = (frame) => frame.#length;
-    payloadSource = (frame) => frame.#parts !== null ? frame.data : frame.#data ?? frame.#source;
-    payloadStart = (frame) => frame.#data === null ? frame.#start : 0;
-    payloadParts = (frame) => frame.#parts;
-    inParts = (frame, parts, length) => {
-      frame.#data = null;
-      frame.#parts = parts;
-      frame.#start = 0;
-      frame.#length = length;
-      return frame;
-    };
-    inChunk = (frame, source, start, length) => {
-      frame.#data = null;
-      frame.#source = source;
-      frame.#start = start;
-      frame.#length = length;
-      return frame;
-    };
+    const source = this[kSource];
+    return this[kData] = new Uint8Array(source.buffer, source.byteOffset + this[kStart], this[kLength]);
   }
 
   /** The frame's {@linkcode FrameType}. */
