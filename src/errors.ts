@@ -1,3 +1,5 @@
+import { CloseCode } from "./close_reason.ts";
+
 /**
  * Stable, machine-readable codes of every failure hybi reports. Applications
  * can tell failures apart by `error.code` without parsing messages.
@@ -176,4 +178,52 @@ export class HandshakeError extends Error {
     headers.set("connection", "close");
     return new Response(this.message + "\n", { status: this.status, headers });
   }
+}
+
+/**
+ * A protocol violation by the peer: close code 1002 with a stable code.
+ *
+ * @param code What was violated.
+ * @param message A human-readable description.
+ */
+export function protocolError(code: ErrorCode, message: string): WebSocketError {
+  return new WebSocketError(code, CloseCode.ProtocolError, message);
+}
+
+/**
+ * The error of a send, or of a wait, on a session that can send no more.
+ *
+ * @param message What is closed.
+ */
+export function sessionClosedError(message: string = "the WebSocket session is closed"): WebSocketError {
+  return new WebSocketError(ErrorCode.SessionClosed, CloseCode.ClosedAbnormally, message);
+}
+
+/**
+ * The error a session's readers see when the transport failed.
+ *
+ * @param cause The transport's error.
+ */
+export function connectionLostError(cause: unknown): WebSocketError {
+  return new WebSocketError(ErrorCode.ConnectionLost, CloseCode.ClosedAbnormally, "the connection failed", { cause });
+}
+
+/**
+ * Where a WebSocket handler's error goes when the application gave no
+ * `onError` (nor an `error` handler): the console.
+ *
+ * @param error The error.
+ */
+export function reportHandlerError(error: unknown): void {
+  console.error("hybi: a WebSocket handler failed:", error);
+}
+
+/**
+ * Where an HTTP handler's or the server's error goes when the application
+ * gave no `onError`: the console.
+ *
+ * @param error The error.
+ */
+export function reportRequestError(error: unknown): void {
+  console.error("hybi: request failed:", error);
 }

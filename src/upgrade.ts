@@ -1,4 +1,4 @@
-import { ErrorCode, HandshakeError, WebSocketError } from "./errors.ts";
+import { ErrorCode, HandshakeError, reportHandlerError, WebSocketError } from "./errors.ts";
 import type { WebSocketExtension, WebSocketExtensionFactory } from "./extensions/extension.ts";
 import { negotiateExtensions } from "./extensions/negotiation.ts";
 import { computeAccept, validateHandshake } from "./handshake.ts";
@@ -95,10 +95,6 @@ export type RawSessionHandler = (session: RawWebSocketSession) => Promise<void> 
  * {@linkcode WebSocketHandlers}).
  */
 export type SessionHandler<T = unknown> = RawSessionHandler | WebSocketHandlers<T>;
-
-function reportToConsole(error: unknown): void {
-  console.error("hybi: the WebSocket handler failed:", error);
-}
 
 /**
  * An aborted context closes with 1001 Going Away and waits, up to the close
@@ -354,7 +350,7 @@ export class WebSocketUpgrade<T = unknown> {
     }
 
     const session = createRawSession(connection, this.protocol, extensions, this.data);
-    const onError = options.onError ?? reportToConsole;
+    const onError = options.onError ?? reportHandlerError;
     closeOnAbort(connection, engineContext, userContext);
 
     // The handler's synchronous part runs before the first byte is read, so

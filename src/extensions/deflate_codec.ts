@@ -14,7 +14,7 @@
  */
 import type * as Zlib from "node:zlib";
 import { CloseCode } from "../close_reason.ts";
-import { ErrorCode, WebSocketError } from "../errors.ts";
+import { ErrorCode, sessionClosedError, WebSocketError } from "../errors.ts";
 import { plainView } from "../transport.ts";
 
 type ZlibModule = typeof Zlib;
@@ -53,10 +53,6 @@ async function zlibModule(): Promise<ZlibModule> {
       { cause },
     );
   }
-}
-
-function closedError(): WebSocketError {
-  return new WebSocketError(ErrorCode.SessionClosed, CloseCode.ClosedAbnormally, "the compression context is closed");
 }
 
 /** Options of a {@linkcode MessageInflater}. */
@@ -118,7 +114,7 @@ export class MessageInflater {
     emit: (chunk: Uint8Array) => void,
   ): Promise<void> {
     if (this.#failure !== null) throw this.#failure;
-    if (this.#disposed) throw closedError();
+    if (this.#disposed) throw sessionClosedError("the compression context is closed");
     const stream = this.#stream ?? await this.#open();
     this.#limit = maxMessageSize;
     this.#emit = emit;
@@ -146,7 +142,7 @@ export class MessageInflater {
   async #open(): Promise<Zlib.InflateRaw> {
     const zlib = await zlibModule();
     if (this.#failure !== null) throw this.#failure;
-    if (this.#disposed) throw closedError();
+    if (this.#disposed) throw sessionClosedError("the compression context is closed");
     const stream = zlib.createInflateRaw({ windowBits: this.#windowBits, flush: Z_SYNC_FLUSH });
     stream.on("data", (chunk: Uint8Array) => {
       if (stream !== this.#stream) return;
@@ -234,7 +230,7 @@ export class MessageInflater {
     this.#release();
     const reject = this.#current;
     this.#current = null;
-    reject?.(closedError());
+    reject?.(sessionClosedError("the compression context is closed"));
   }
 }
 
@@ -300,14 +296,14 @@ export class MessageDeflater {
    */
   async deflate(data: Uint8Array, fin: boolean): Promise<Uint8Array> {
     if (this.#failure !== null) throw this.#failure;
-    if (this.#disposed) throw closedError();
+    if (this.#disposed) throw sessionClosedError("the compression context is closed");
     const stream = this.#stream ?? await this.#open();
     await new Promise<void>((resolve, reject) => {
       this.#current = { resolve, reject };
       stream.write(data, () => {
         if (this.#current === null || stream !== this.#stream) return;
         if (stream.destroyed) {
-          this.#fail(stream.errored ?? closedError());
+          this.#fail(stream.errored ?? sessionClosedError("the compression context is closed"));
           return;
         }
         const current = this.#current;
@@ -324,7 +320,7 @@ export class MessageDeflater {
   async #open(): Promise<Zlib.DeflateRaw> {
     const zlib = await zlibModule();
     if (this.#failure !== null) throw this.#failure;
-    if (this.#disposed) throw closedError();
+    if (this.#disposed) throw sessionClosedError("the compression context is closed");
     const o = this.#options;
     // zlib refuses an 8-bit window in raw mode; 9 is safe in its place: a
     // 9-bit zlib deflater never refers further back than 512 - 262 = 250
@@ -372,7 +368,7 @@ export class MessageDeflater {
     this.#release();
     const current = this.#current;
     this.#current = null;
-    current?.reject(closedError());
+    current?.reject(sessionClosedError("the compression context is closed"));
   }
 }
 

@@ -1,5 +1,6 @@
 import { CloseCode, CloseReason } from "../close_reason.ts";
 import { ErrorCode, WebSocketError } from "../errors.ts";
+import { OP_TEXT } from "../frame/frame.ts";
 import type { DefaultWebSocketSession } from "../session/default_session.ts";
 import { WebSocketCloseEvent } from "./close_event.ts";
 
@@ -213,7 +214,7 @@ export class SessionWebSocket extends EventTarget {
     let failed = false;
     try {
       for await (const frame of session.incoming) {
-        const data = frame.opcode === 0x1
+        const data = frame.opcode === OP_TEXT
           ? frame.readText()
           : this.binaryType === "blob"
           ? new Blob([frame.data as Uint8Array<ArrayBuffer>])

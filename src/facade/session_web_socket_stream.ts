@@ -1,5 +1,6 @@
 import { CloseCode, CloseReason } from "../close_reason.ts";
 import { ErrorCode, WebSocketError } from "../errors.ts";
+import { OP_TEXT } from "../frame/frame.ts";
 import type { DefaultWebSocketSession } from "../session/default_session.ts";
 
 /** How a {@linkcode SessionWebSocketStream} closed, or how to close it. */
@@ -107,7 +108,7 @@ export class SessionWebSocketStream {
         try {
           const { value, done } = await incoming.read();
           if (done) controller.close();
-          else controller.enqueue(value.opcode === 0x1 ? value.readText() : value.data);
+          else controller.enqueue(value.opcode === OP_TEXT ? value.readText() : value.data);
         } catch (error) {
           failure = error;
           controller.error(error);

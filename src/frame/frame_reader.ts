@@ -1,6 +1,6 @@
 import { CloseCode } from "../close_reason.ts";
-import { ErrorCode, WebSocketError } from "../errors.ts";
-import { type Frame, frameInChunk, frameInParts, frameOf } from "./frame.ts";
+import { ErrorCode, protocolError, WebSocketError } from "../errors.ts";
+import { type Frame, frameInChunk, frameInParts, frameOf, OP_BINARY, OP_CLOSE, OP_PONG } from "./frame.ts";
 import { maskWithKey } from "./mask.ts";
 
 /** Options of a {@linkcode FrameReader}. */
@@ -224,7 +224,7 @@ export class FrameReader {
         `RSV bits 0x${(b0 & 0x70).toString(16)} set, no extension claimed them`,
       );
     }
-    if ((opcode > 0x2 && opcode < 0x8) || opcode > 0xa) {
+    if ((opcode > OP_BINARY && opcode < OP_CLOSE) || opcode > OP_PONG) {
       throw protocolError(ErrorCode.InvalidOpcode, `reserved opcode ${opcode}`);
     }
     const masked = (b1 & 0x80) !== 0;
@@ -248,7 +248,7 @@ export class FrameReader {
       length = hi * 0x100000000 + lo;
       next += 8;
     }
-    if (opcode >= 0x8) {
+    if (opcode >= OP_CLOSE) {
       if ((b0 & 0x80) === 0) {
         throw protocolError(ErrorCode.FragmentedControlFrame, "control frames must not be fragmented");
       }
@@ -425,8 +425,4 @@ export class FrameReader {
 function headerSize(b1: number): number {
   const code = b1 & 0x7f;
   return 2 + (code === 126 ? 2 : code === 127 ? 8 : 0) + ((b1 & 0x80) !== 0 ? 4 : 0);
-}
-
-function protocolError(code: typeof ErrorCode[keyof typeof ErrorCode], message: string): WebSocketError {
-  return new WebSocketError(code, CloseCode.ProtocolError, message);
 }

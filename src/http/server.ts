@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { reportRequestError } from "../errors.ts";
 import { type Job, kJobObserver } from "../job.ts";
 import { type ConnectionContext, HttpConnection } from "./http_connection.ts";
 import { HttpError } from "./http_error.ts";
@@ -28,10 +29,6 @@ export interface Listener {
   close(): Promise<void> | void;
   /** Drops sockets the engine holds that never reached `accept` (a TLS handshake in progress). */
   drop?(): void;
-}
-
-function reportToConsole(error: unknown): void {
-  console.error("hybi: request failed:", error);
 }
 
 /** Checks the options every engine shares; returns the TLS pair, if any. */
@@ -74,7 +71,7 @@ export class HttpServer implements Server {
     this.#handler = handler;
     this.#http = resolveHttpOptions(options);
     this.#scheme = tlsOptions(options) === null ? "http" : "https";
-    this.#onError = options.onError ?? reportToConsole;
+    this.#onError = options.onError ?? reportRequestError;
     this.#finished = new Promise((resolve) => this.#resolveFinished = resolve);
   }
 

@@ -6,7 +6,7 @@
  * @module
  */
 import { CloseCode, CloseReason } from "../close_reason.ts";
-import { ErrorCode, WebSocketError } from "../errors.ts";
+import { ErrorCode, sessionClosedError, WebSocketError } from "../errors.ts";
 import { CloseFrame, type Frame, OP_CLOSE, payloadLength } from "../frame/frame.ts";
 import { FrameReader } from "../frame/frame_reader.ts";
 import { FrameWriter, headerLength } from "../frame/frame_writer.ts";
@@ -165,7 +165,7 @@ export class Connection implements TransportSink, BatchOwner {
   get signal(): AbortSignal {
     if (this.#controller === null) {
       this.#controller = new AbortController();
-      if (this.#state === FINISHED) this.#controller.abort(finishedError());
+      if (this.#state === FINISHED) this.#controller.abort(sessionClosedError("the connection is finished"));
     }
     return this.#controller.signal;
   }
@@ -333,7 +333,7 @@ export class Connection implements TransportSink, BatchOwner {
   send(frame: Frame): Promise<void> {
     const sent = this.sendNow(frame);
     if (sent > 0) return RESOLVED;
-    if (sent === SEND_DROPPED) return rejected(this.#failure ?? closedError());
+    if (sent === SEND_DROPPED) return rejected(this.#failure ?? sessionClosedError());
     if (this.#drainWaiters === NO_WAITERS) this.#drainWaiters = [];
     const waiting = new Promise<void>((resolve, reject) => this.#drainWaiters.push({ resolve, reject }));
     waiting.catch(() => {});
@@ -417,7 +417,7 @@ export class Connection implements TransportSink, BatchOwner {
 
   /** Fails the connection because the peer does not read what is queued for it (1008, `SendQueueFull`). */
   failQueueFull(): Promise<void> {
-    if (this.#failure !== null || !this.writable) return rejected(this.#failure ?? closedError());
+    if (this.#failure !== null || !this.writable) return rejected(this.#failure ?? sessionClosedError());
     const error = new WebSocketError(
       ErrorCode.SendQueueFull,
       CloseCode.ViolatedPolicy,
@@ -562,7 +562,7 @@ export class Connection implements TransportSink, BatchOwner {
     this.#output.close();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#rejectWaiters();
-    this.#controller?.abort(finishedError());
+    this.#controller?.abort(sessionClosedError("the connection is finished"));
     const signals = this.#abortSignals;
     if (signals !== null) {
       this.#abortSignals = null;
@@ -579,7 +579,7 @@ export class Connection implements TransportSink, BatchOwner {
     const waiters = this.#drainWaiters;
     if (waiters.length === 0) return;
     this.#drainWaiters = NO_WAITERS;
-    const error = this.#failure ?? closedError();
+    const error = this.#failure ?? sessionClosedError();
     for (const w of waiters) w.reject(error);
   }
 }
@@ -605,14 +605,6 @@ function onContextAbort(this: AbortSignal): void {
   if (connections === undefined) return;
   closingOnAbort.delete(this);
   for (const connection of connections) connection.goAway();
-}
-
-function finishedError(): WebSocketError {
-  return new WebSocketError(ErrorCode.SessionClosed, CloseCode.ClosedAbnormally, "the connection is finished");
-}
-
-function closedError(): WebSocketError {
-  return new WebSocketError(ErrorCode.SessionClosed, CloseCode.ClosedAbnormally, "the WebSocket session is closed");
 }
 
 /** A rejected promise already marked handled, so fire-and-forget callers don't crash the process. */

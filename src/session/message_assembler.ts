@@ -10,7 +10,7 @@
  * @module
  */
 import { CloseCode } from "../close_reason.ts";
-import { ErrorCode, WebSocketError } from "../errors.ts";
+import { ErrorCode, protocolError, WebSocketError } from "../errors.ts";
 import {
   BinaryFrame,
   type Frame,
@@ -32,11 +32,6 @@ const EMPTY = new Uint8Array(0);
 const MESSAGE_INITIAL_CAPACITY = 4096;
 // A message in one frame is checked in one go: a shared validator keeps no state between messages.
 const wholeMessageUtf8 = new Utf8Validator();
-
-/** A protocol error (1002) with a stable code. */
-export function protocolError(code: ErrorCode, message: string): WebSocketError {
-  return new WebSocketError(code, CloseCode.ProtocolError, message);
-}
 
 /** The 1007 error of text that is not UTF-8. */
 export function invalidUtf8(what: string): WebSocketError {

@@ -17,7 +17,7 @@
  * @module
  */
 import { CloseCode, CloseReason, isValidCloseCode } from "../close_reason.ts";
-import { ErrorCode, WebSocketError } from "../errors.ts";
+import { connectionLostError, ErrorCode, protocolError, WebSocketError } from "../errors.ts";
 import type { WebSocketExtension } from "../extensions/extension.ts";
 import {
   BinaryFrame,
@@ -36,7 +36,7 @@ import { headerLength } from "../frame/frame_writer.ts";
 import { Utf8Validator } from "../utf8.ts";
 import { type Connection, type ConnectionHandler, Hold, SEND_BACKPRESSURE, SEND_DROPPED } from "./connection.ts";
 import { DEFAULT_PING_TIMEOUT, Heartbeat } from "./heartbeat.ts";
-import { DEFAULT_MAX_MESSAGE_SIZE, invalidUtf8, MessageAssembler, protocolError } from "./message_assembler.ts";
+import { DEFAULT_MAX_MESSAGE_SIZE, invalidUtf8, MessageAssembler } from "./message_assembler.ts";
 
 /** A whole message arrived (`Frame.Text` or `Frame.Binary`). The listener may throw a `WebSocketError`. */
 export const kMessage: unique symbol = Symbol("hybi.message");
@@ -107,11 +107,6 @@ const closeReasonUtf8 = new Utf8Validator();
 /** The RSV bits of a frame as they sit in its first header byte. */
 function rsvBits(frame: Frame): number {
   return (frame.rsv1 ? 0x40 : 0) | (frame.rsv2 ? 0x20 : 0) | (frame.rsv3 ? 0x10 : 0);
-}
-
-/** The error a session's readers see when the transport failed. */
-export function connectionLost(cause: unknown): WebSocketError {
-  return new WebSocketError(ErrorCode.ConnectionLost, CloseCode.ClosedAbnormally, "the connection failed", { cause });
 }
 
 function asWebSocketError(error: unknown, what: string): WebSocketError {
@@ -250,7 +245,7 @@ export class MessageCore implements ConnectionHandler {
 
   /** The input ended. */
   inputEnded(error: unknown): void {
-    this.#listener[kInputEnded](error === undefined ? undefined : connectionLost(error));
+    this.#listener[kInputEnded](error === undefined ? undefined : connectionLostError(error));
   }
 
   /** A close frame is being sent. */

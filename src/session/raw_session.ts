@@ -1,10 +1,9 @@
 import type { CloseReason } from "../close_reason.ts";
-import type { WebSocketError } from "../errors.ts";
+import { connectionLostError, type WebSocketError } from "../errors.ts";
 import type { WebSocketExtension } from "../extensions/extension.ts";
 import { CloseFrame, type Frame, payloadLength } from "../frame/frame.ts";
 import { type Connection, type ConnectionHandler, Hold } from "./connection.ts";
 import { IncomingQueue, kQueueAbandoned, kQueueFull, kQueueRoom, type QueueOwner } from "./incoming_queue.ts";
-import { connectionLost } from "./message_core.ts";
 import type { WebSocketSession } from "./session.ts";
 
 /** Queued incoming bytes above which a RAW session stops reading from the peer. */
@@ -103,7 +102,7 @@ class RawFrames implements ConnectionHandler, QueueOwner {
   }
 
   inputEnded(error: unknown): void {
-    this.queue.end(error === undefined ? undefined : connectionLost(error));
+    this.queue.end(error === undefined ? undefined : connectionLostError(error));
   }
 
   closing(): void {}

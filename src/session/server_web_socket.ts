@@ -10,7 +10,7 @@
  * @module
  */
 import { CloseCode, CloseReason, isValidCloseCode } from "../close_reason.ts";
-import type { WebSocketError } from "../errors.ts";
+import { reportHandlerError, type WebSocketError } from "../errors.ts";
 import type { WebSocketExtension } from "../extensions/extension.ts";
 import { type Frame, OP_BINARY, OP_TEXT, PingFrame, PongFrame } from "../frame/frame.ts";
 import {
@@ -78,10 +78,6 @@ export const kStart: unique symbol = Symbol("hybi.start");
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
-
-function reportToConsole(error: unknown): void {
-  console.error("hybi: a WebSocket handler failed:", error);
-}
 
 /**
  * Options a {@linkcode ServerWebSocket} is built with.
@@ -405,7 +401,7 @@ export class ServerWebSocket<T = undefined> {
     const handler = this.#handlers.error;
     if (handler !== undefined && this.#report(handler, error)) return;
     try {
-      (this.#onError ?? reportToConsole)(error);
+      (this.#onError ?? reportHandlerError)(error);
     } catch {
       // A failing reporter must not take the engine down.
     }
@@ -418,7 +414,7 @@ export class ServerWebSocket<T = undefined> {
       return true;
     } catch (thrown) {
       try {
-        (this.#onError ?? reportToConsole)(thrown);
+        (this.#onError ?? reportHandlerError)(thrown);
       } catch {
         // As above.
       }
