@@ -1,12 +1,24 @@
 /**
- * XOR masking of RFC 6455 §5.3, a 32-bit word at a time.
+ * XOR masking of RFC 6455 §5.3: WebAssembly SIMD for large ranges, a 32-bit
+ * word at a time in JavaScript below that (or where SIMD is missing).
  *
  * Masking is its own inverse, so one function masks and unmasks.
  */
+import { createSimdMask, type SimdMask } from "./mask_simd.ts";
 
 // Below this many bytes a 4-byte unrolled byte loop beats creating a word
 // view (a typed-array view costs 50–150 ns to create on V8 and JSC).
 const WORD_THRESHOLD = 128;
+// From this many bytes the SIMD path (two copies and a wasm call per block)
+// beats the word loop: ~512 B on V8, ~4 KiB on JSC (bench/NOTES.md, 2026-12-06).
+const SIMD_THRESHOLD = 1024;
+// Bytes per round trip through wasm memory: copy in, XOR, copy out while the
+// block is still in L1 (8–32 KiB measured alike; 64 KiB and whole-payload slower).
+const SIMD_BLOCK = 16384;
+// The block sits in wasm memory at the payload's address mod 64, so neither
+// copy has its source and target 1–63 bytes apart mod 4 KiB: `rep movsb` on
+// AMD Zen (Bun's `set`) runs 10–15× slower at such offsets.
+const SIMD_ALIGN = 64;
 const keyBytes = new Uint8Array(4);
 // Int32, not Uint32: its elements stay small integers to the JIT, never heap numbers.
 const keyWord = new Int32Array(keyBytes.buffer);
@@ -56,9 +68,95 @@ export function applyMask(
 /**
  * `applyMask` with the key as four bytes, `k0` applying to `data[start]`:
  * what the frame reader calls, so that it keeps its key in four numbers
- * rather than an array of its own.
+ * rather than an array of its own. Ranges of 1 KiB and more go through
+ * WebAssembly SIMD where the engine has it (16 KiB blocks copied into wasm
+ * memory, XORed there and copied back), shorter ones through `maskWords`.
  */
 export function maskWithKey(
+  data: Uint8Array,
+  start: number,
+  end: number,
+  k0: number,
+  k1: number,
+  k2: number,
+  k3: number,
+): void {
+  if (end - start >= SIMD_THRESHOLD && (simdState === SIMD_READY || (simdState === SIMD_UNTRIED && loadSimd()))) {
+    maskBlocks(data, start, end, k0 | (k1 << 8) | (k2 << 16) | (k3 << 24));
+  } else {
+    maskWords(data, start, end, k0, k1, k2, k3);
+  }
+}
+
+// The wasm kernel, instantiated on the first large payload; absent where
+// WebAssembly SIMD is missing (then `maskWithKey` always takes the word loop).
+const SIMD_UNTRIED = 0;
+const SIMD_READY = 1;
+const SIMD_ABSENT = 2;
+let simdState = SIMD_UNTRIED;
+let simdBytes: Uint8Array;
+let simdMaskFn: SimdMask["mask"];
+// simdViews[o]: the SIMD_BLOCK bytes at offset o of wasm memory, kept so a
+// full block's copy out needs no new view. The memory never grows, so they
+// never detach.
+const simdViews: Uint8Array[] = [];
+
+/** Instantiates the kernel once; whether it is usable. */
+function loadSimd(): boolean {
+  if (simdState === SIMD_UNTRIED) {
+    const simd = createSimdMask(Math.ceil((SIMD_BLOCK + SIMD_ALIGN) / 65536));
+    if (simd === null) {
+      simdState = SIMD_ABSENT;
+    } else {
+      simdBytes = simd.bytes;
+      simdMaskFn = simd.mask;
+      for (let o = 0; o < SIMD_ALIGN; o++) simdViews.push(simdBytes.subarray(o, o + SIMD_BLOCK));
+      simdState = SIMD_READY;
+    }
+  }
+  return simdState === SIMD_READY;
+}
+
+/**
+ * Whether `maskWithKey` and `applyMask` take the WebAssembly SIMD path for
+ * ranges of 1 KiB and more (instantiating it if not done yet); `false` where
+ * the engine lacks WebAssembly SIMD. For tests and benchmarks.
+ */
+export function simdMaskAvailable(): boolean {
+  return loadSimd();
+}
+
+/**
+ * The SIMD path: `data[start..end)` through wasm memory a block at a time
+ * (copy in, XOR there, copy back). `key` is little-endian: its low byte
+ * applies to `data[start]`; blocks are whole words, so it never rotates.
+ */
+function maskBlocks(data: Uint8Array, start: number, end: number, key: number): void {
+  const o = (data.byteOffset + start) & (SIMD_ALIGN - 1);
+  const bytes = simdBytes;
+  const mask = simdMaskFn;
+  for (let a = start; a < end; a += SIMD_BLOCK) {
+    const n = end - a < SIMD_BLOCK ? end - a : SIMD_BLOCK;
+    bytes.set(data.subarray(a, a + n), o);
+    mask(o, n, key);
+    data.set(n === SIMD_BLOCK ? simdViews[o] : bytes.subarray(o, o + n), a);
+  }
+}
+
+/**
+ * `maskWithKey` in plain JavaScript, a 32-bit word at a time: what every
+ * range below the SIMD threshold takes, and all of them where WebAssembly
+ * SIMD is missing. Exported for the benchmarks and tests, not the package.
+ *
+ * @param data The bytes to mask or unmask in place.
+ * @param start First index to transform.
+ * @param end One past the last index to transform.
+ * @param k0 Key byte applying to `data[start]`.
+ * @param k1 Key byte applying to `data[start + 1]`.
+ * @param k2 Key byte applying to `data[start + 2]`.
+ * @param k3 Key byte applying to `data[start + 3]`.
+ */
+export function maskWords(
   data: Uint8Array,
   start: number,
   end: number,
