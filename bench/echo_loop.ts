@@ -3,7 +3,7 @@
  * reads of K masked 32-byte frames; measures the library's cost per echoed
  * message without sockets. `ECHO_API=handlers` (the default: the handler
  * path, `ws.send(data)` inside the read) or `ECHO_API=session` (the default
- * session, `for await` + `await send`).
+ * session, `for await` + `await send`). `ECHO_TEXT=1` sends text (ASCII) instead of binary.
  *
  *   node bench/echo_loop.ts [K=16] [SIZE=32] [SECONDS=3] [CHUNK=0]
  *   deno run -A bench/echo_loop.ts 16;  bun bench/echo_loop.ts 16
@@ -53,7 +53,10 @@ class LoopTransport implements Transport {
   destroy(): void {}
 }
 
-const frame = maskedFrame(0x2, seededBytes(SIZE), new Uint8Array([1, 2, 3, 4]));
+// ECHO_TEXT=1: text messages (ASCII, as wsbench's small scenario sends), else binary.
+const TEXT = process.env.ECHO_TEXT === "1";
+const payload = TEXT ? seededBytes(SIZE).map((b) => 0x20 + (b % 90)) : seededBytes(SIZE);
+const frame = maskedFrame(TEXT ? 0x1 : 0x2, payload, new Uint8Array([1, 2, 3, 4]));
 const pristine = new Uint8Array(frame.length * K);
 for (let i = 0; i < K; i++) pristine.set(frame, i * frame.length);
 const echoed = SIZE + (SIZE < 126 ? 2 : SIZE < 65536 ? 4 : 10);

@@ -12,7 +12,17 @@
 import { CloseCode, CloseReason, isValidCloseCode } from "../close_reason.ts";
 import { reportHandlerError, type WebSocketError } from "../errors.ts";
 import type { WebSocketExtension } from "../extensions/extension.ts";
-import { type Frame, OP_BINARY, OP_TEXT, PingFrame, PongFrame } from "../frame/frame.ts";
+import {
+  type Frame,
+  OP_BINARY,
+  OP_TEXT,
+  payloadLength,
+  payloadSource,
+  payloadStart,
+  PingFrame,
+  PongFrame,
+} from "../frame/frame.ts";
+import { decodeUtf8 } from "../utf8.ts";
 import {
   kClosing,
   kDrained,
@@ -76,7 +86,6 @@ export interface WebSocketHandlers<T = undefined> {
 /** Starts a {@linkcode ServerWebSocket} on its core (for `WebSocketUpgrade`). */
 export const kStart: unique symbol = Symbol("hybi.start");
 
-const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
 /**
@@ -139,6 +148,9 @@ export class ServerWebSocket<T = undefined> {
   readonly #handlers: WebSocketHandlers<T>;
   readonly #onError: ((error: unknown) => void) | undefined;
   #finished = false;
+  // The text message being handled, as given to `message` and as it came (see `[kMessage]`).
+  #receivedText: string | null = null;
+  #received: Frame | null = null;
 
   /**
    * Built by `WebSocketUpgrade.upgrade` for handler objects, then started on its core.
@@ -193,9 +205,9 @@ export class ServerWebSocket<T = undefined> {
    *   with 1008).
    */
   send(data: string | Uint8Array | ArrayBuffer | ArrayBufferView): number {
-    return typeof data === "string"
-      ? this.#core.sendMessage(OP_TEXT, encoder.encode(data))
-      : this.#core.sendMessage(OP_BINARY, bytesOf(data));
+    if (typeof data !== "string") return this.#core.sendMessage(OP_BINARY, bytesOf(data));
+    if (data === this.#receivedText) return this.#core.sendNow(this.#received!);
+    return this.#core.sendMessage(OP_TEXT, encoder.encode(data));
   }
 
   /**
@@ -204,6 +216,7 @@ export class ServerWebSocket<T = undefined> {
    * @param text The message.
    */
   sendText(text: string): number {
+    if (text === this.#receivedText) return this.#core.sendNow(this.#received!);
     return this.#core.sendMessage(OP_TEXT, encoder.encode(text));
   }
 
@@ -280,13 +293,25 @@ export class ServerWebSocket<T = undefined> {
   [kMessage](message: Frame): void {
     const handler = this.#handlers.message;
     if (handler === undefined) return;
-    const data = message.opcode === OP_TEXT ? decoder.decode(message.data) : message.data;
+    let data: string | Uint8Array;
+    if (message.opcode === OP_TEXT) {
+      const start = payloadStart(message);
+      data = decodeUtf8(payloadSource(message), start, start + payloadLength(message));
+      // A relay sends the text it was given (an echo, a chat): `send` then
+      // takes the bytes it came in instead of encoding the string again.
+      this.#receivedText = data;
+      this.#received = message;
+    } else {
+      data = message.data;
+    }
     try {
       const result = handler.call(this.#handlers, this, data);
       if (result !== undefined) this.#watch(result);
     } catch (error) {
       this.#handlerFailed(error);
     }
+    this.#receivedText = null;
+    this.#received = null;
   }
 
   /** @internal */
