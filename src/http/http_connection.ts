@@ -1,40 +1,38 @@
 /**
- * One HTTP/1.1 connection, runtime-independent: reads request heads and
- * bodies from a {@linkcode SocketTransport}, calls the handler, writes the
- * responses in order (keep-alive, pipelining), and hands the socket over to
- * a WebSocket session when the handler returns a `WebSocketUpgrade`.
+ * One HTTP/1.1 connection, runtime-independent: reads request heads from a
+ * {@linkcode SocketTransport}, calls the handler, has the responses written
+ * in order (keep-alive, pipelining), and hands the socket over to a
+ * WebSocket session when the handler returns a `WebSocketUpgrade`. A
+ * request's body is a {@linkcode RequestBody}; a response is written by a
+ * {@linkcode ResponseWriter}.
+ *
+ * One request: `READ_HEAD` until its head is parsed, `READ_BODY` while its
+ * body arrives, `BUSY` until its response is written, then `READ_HEAD`
+ * again, or `CLOSING` (our output ended, waiting for the peer's), or
+ * `UPGRADED`; `CLOSED` once the socket is gone.
  *
  * @module
  */
 import { HandshakeError } from "../errors.ts";
-import { hasToken } from "../handshake.ts";
 import type { Job } from "../job.ts";
 import { WebSocketUpgrade } from "../upgrade.ts";
-import { BodyDecoder } from "./body_decoder.ts";
 import { type RequestHead, RequestHeadParser } from "./head_parser.ts";
 import { HttpError } from "./http_error.ts";
 import type { ResolvedHttpOptions } from "./options.ts";
+import { type BodyFlow, RequestBody } from "./request_body.ts";
 import { interpretHead, type RequestFraming } from "./request_framing.ts";
-import {
-  chunkEnd,
-  encodeChunk,
-  encodeChunkSize,
-  encodeHead,
-  errorResponse,
-  lastChunk,
-  type ResponseFraming,
-  responseHead,
-  switchingProtocolsHead,
-} from "./response_head.ts";
+import { encodeHead, errorResponse, switchingProtocolsHead } from "./response_head.ts";
+import { CONNECTION_GONE, type ResponseOwner, ResponseWriter } from "./response_writer.ts";
 import type { ServeHandler, ServeHandlerInfo } from "./serve_types.ts";
 import type { SocketTransport } from "./socket_transport.ts";
-import { plainView } from "../transport.ts";
 import { transportStreams } from "./transport_streams.ts";
 import { UpgradedTransport } from "./upgraded_transport.ts";
 
 /** What a connection needs from the server it belongs to (one object shared by its connections). */
 export interface ConnectionContext {
+  /** The application's handler: called once per request. */
   readonly handler: ServeHandler;
+  /** The server's limits and timeouts. */
   readonly options: ResolvedHttpOptions;
   /** `"http"` or `"https"`: the scheme of request URLs. */
   readonly scheme: string;
@@ -60,35 +58,12 @@ const READ_HEAD = 0, // waiting for (the rest of) a request head
   UPGRADED = 4, // the socket belongs to a WebSocket session
   CLOSED = 5;
 
-/** Request-body bytes queued for the handler above which the socket stops being read. */
-const BODY_HIGH_WATER_MARK = 64 * 1024;
-/** Response bytes gathered before deciding on Content-Length or chunked. */
-const BUFFER_LIMIT = 64 * 1024;
-/** Largest head + body written as one buffer. */
-const COALESCE_LIMIT = 64 * 1024;
+// Why the socket is not being read (bits of #paused); it is read while none is set.
+const HOLDING = 1, // input ahead of the response in progress reached maxHeadBytes: it waits for its turn
+  BODY_FULL = 2; // the request body's queue is full: the handler reads slower than the client sends
 
 /** Methods the Fetch standard forbids in a `Request`. */
 const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
-
-const LATER: unique symbol = Symbol("later");
-
-/** Settles like `p` if it settles before the next macrotask, else with `LATER`. */
-function beforeNextTask<T>(p: Promise<T>): Promise<T | typeof LATER> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => resolve(LATER), 0);
-    p.then((v) => {
-      clearTimeout(timer);
-      resolve(v);
-    }, (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
-}
-
-function connectionGone(): Error {
-  return new Error("the connection is closed");
-}
 
 function textResponse(status: number, message: string, close: boolean): Response {
   const headers: Record<string, string> = { "content-type": "text/plain; charset=utf-8" };
@@ -96,32 +71,16 @@ function textResponse(status: number, message: string, close: boolean): Response
   return new Response(message + "\n", { status, headers });
 }
 
-function asBytes(value: unknown): Uint8Array {
-  if (value instanceof Uint8Array) return value;
-  if (value instanceof ArrayBuffer) return new Uint8Array(value);
-  if (ArrayBuffer.isView(value)) return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
-  throw new TypeError("a response body chunk is not bytes");
-}
-
-/** `Content-Length` of a response, or -1 when absent or not a plain number. */
-function declaredLength(value: string | null): number {
-  if (value === null || value.length === 0 || value.length > 15) return -1;
-  let n = 0;
-  for (let i = 0; i < value.length; i++) {
-    const d = value.charCodeAt(i) - 0x30;
-    if (d < 0 || d > 9) return -1;
-    n = n * 10 + d;
-  }
-  return n;
-}
-
 function isAbsoluteHttp(target: string): boolean {
   const lower = target.slice(0, 8).toLowerCase();
   return lower.startsWith("http://") || lower === "https://";
 }
 
-/** One HTTP/1.1 connection. */
-export class HttpConnection {
+/**
+ * One HTTP/1.1 connection. It is the {@linkcode BodyFlow} of its request
+ * bodies and the {@linkcode ResponseOwner} of its responses.
+ */
+export class HttpConnection implements BodyFlow, ResponseOwner {
   readonly #transport: SocketTransport;
   readonly #ctx: ConnectionContext;
   // Both dropped once the socket is upgraded: no request follows.
@@ -131,21 +90,22 @@ export class HttpConnection {
   #pending: Uint8Array | null = null;
   #inputEnded = false;
   #inputError: unknown = undefined;
-  #holdPaused = false;
-  #bodyPaused = false;
+  #paused = 0;
   #inputBroken = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #idle = false;
   #keepAlive = true;
   #shuttingDown = false;
   #responseDone = false;
-  #body: BodyDecoder | null = null;
-  #bodyController: ReadableStreamDefaultController<Uint8Array> | null = null;
+  // The request body still arriving; null between requests and once it is read or failed.
+  #body: RequestBody | null = null;
   #bodyError: HttpError | null = null;
   #requestAbort: AbortController | null = null;
-  #drainWaiter: { resolve: () => void; reject: (e: unknown) => void } | null = null;
+  // The response being written; null while the handler runs and between requests.
+  #writer: ResponseWriter | null = null;
   #upgraded: UpgradedTransport | null = null;
 
+  /** A connection on an accepted socket; it reads nothing until `start()`. */
   constructor(transport: SocketTransport, ctx: ConnectionContext, info: ServeHandlerInfo) {
     this.#transport = transport;
     this.#ctx = ctx;
@@ -207,6 +167,26 @@ export class HttpConnection {
     this.#onClosed();
   }
 
+  /** From the request body: its queue is full. */
+  pauseBody(): void {
+    this.#pause(BODY_FULL);
+  }
+
+  /** From the request body: it no longer holds the socket back. */
+  resumeBody(): void {
+    this.#resume(BODY_FULL);
+  }
+
+  /** For the response writer: whether the connection stays open after the response. */
+  get keepAlive(): boolean {
+    return this.#keepAlive;
+  }
+
+  /** From the response writer: the response ends the connection. */
+  endAfterResponse(): void {
+    this.#keepAlive = false;
+  }
+
   // ---- input ----
 
   #onData(chunk: Uint8Array): void {
@@ -257,9 +237,7 @@ export class HttpConnection {
       this.#upgraded!.socketSink.drain();
       return;
     }
-    const w = this.#drainWaiter;
-    this.#drainWaiter = null;
-    w?.resolve();
+    this.#writer?.drained();
   }
 
   /** Keeps input that arrived ahead of the current response. */
@@ -273,10 +251,7 @@ export class HttpConnection {
       joined.set(chunk, pending.length);
       this.#pending = joined;
     }
-    if (!this.#holdPaused && this.#pending!.length >= this.#ctx.options.maxHeadBytes) {
-      this.#holdPaused = true;
-      this.#transport.pause();
-    }
+    if (this.#pending!.length >= this.#ctx.options.maxHeadBytes) this.#pause(HOLDING);
   }
 
   #readHead(chunk: Uint8Array, offset: number): void {
@@ -324,8 +299,9 @@ export class HttpConnection {
     const bodyAllowed = method !== "GET" && method !== "HEAD";
     let body: ReadableStream<Uint8Array> | null = null;
     if (hasBody) {
-      this.#body = new BodyDecoder(framing.chunked ? -1 : framing.contentLength, ctx.options.maxBodySize);
-      if (bodyAllowed) body = this.#bodyStream();
+      // A body on a GET or HEAD is read and dropped: a web `Request` cannot carry it.
+      this.#body = new RequestBody(framing.chunked ? -1 : framing.contentLength, ctx.options.maxBodySize, this);
+      if (bodyAllowed) body = this.#body.stream();
     }
     const abort = new AbortController();
     let request: Request;
@@ -354,54 +330,18 @@ export class HttpConnection {
     void this.#dispatch(request, head, hasBody);
   }
 
-  #bodyStream(): ReadableStream<Uint8Array> {
-    return new ReadableStream<Uint8Array>({
-      start: (controller) => {
-        this.#bodyController = controller;
-      },
-      pull: () => {
-        if (this.#bodyPaused) {
-          this.#bodyPaused = false;
-          this.#resumeReading();
-        }
-      },
-      cancel: () => {
-        // The handler does not want the rest: it is read and dropped.
-        this.#bodyController = null;
-        if (this.#bodyPaused) {
-          this.#bodyPaused = false;
-          this.#resumeReading();
-        }
-      },
-    }, { highWaterMark: BODY_HIGH_WATER_MARK, size: (chunk) => chunk.byteLength });
-  }
-
   #readBody(chunk: Uint8Array, offset: number): void {
-    const decoder = this.#body!;
+    const body = this.#body!;
     let end: number;
     try {
-      end = decoder.decode(chunk, offset, (piece) => this.#deliverBody(piece));
+      end = body.read(chunk, offset);
     } catch (error) {
-      this.#failBody(error instanceof HttpError ? error : new HttpError(400, "malformed request body"));
+      this.#failBody(error as HttpError); // RequestBody.read throws HttpErrors only
       if (this.#responseDone) this.#close();
       return;
     }
-    if (!decoder.done) return;
+    if (!body.done) return;
     this.#body = null;
-    // Whatever follows the body is held with its own limit, not the body's.
-    if (this.#bodyPaused) {
-      this.#bodyPaused = false;
-      this.#resumeReading();
-    }
-    const controller = this.#bodyController;
-    this.#bodyController = null;
-    if (controller !== null) {
-      try {
-        controller.close();
-      } catch {
-        // The stream was errored or cancelled meanwhile.
-      }
-    }
     const rest = chunk.subarray(end);
     if (this.#responseDone) {
       this.#pending = rest.length > 0 ? rest : null;
@@ -412,38 +352,32 @@ export class HttpConnection {
     }
   }
 
-  #deliverBody(piece: Uint8Array): void {
-    const controller = this.#bodyController;
-    if (controller === null || piece.length === 0) return;
-    controller.enqueue(plainView(piece));
-    if (!this.#bodyPaused && (controller.desiredSize ?? 1) <= 0) {
-      this.#bodyPaused = true;
-      this.#transport.pause();
-    }
-  }
-
   /** The request body cannot be read to its end: the connection cannot carry another request. */
   #failBody(error: HttpError): void {
     this.#bodyError = error;
     this.#inputBroken = true;
     this.#keepAlive = false;
+    this.#body!.fail(error);
     this.#body = null;
     this.#pending = null;
-    const controller = this.#bodyController;
-    this.#bodyController = null;
-    if (controller !== null) {
-      try {
-        controller.error(error);
-      } catch {
-        // Already closed.
-      }
-    }
     if (this.#state === READ_BODY) this.#state = BUSY;
     this.#resumeReading();
   }
 
+  #pause(reason: number): void {
+    if ((this.#paused & reason) !== 0) return;
+    this.#paused |= reason;
+    this.#transport.pause();
+  }
+
+  #resume(reason: number): void {
+    if ((this.#paused & reason) === 0) return;
+    this.#paused &= ~reason;
+    this.#resumeReading();
+  }
+
   #resumeReading(): void {
-    if (!this.#bodyPaused && !this.#holdPaused) this.#transport.resume();
+    if (this.#paused === 0) this.#transport.resume();
   }
 
   // ---- handling and responding ----
@@ -472,16 +406,20 @@ export class HttpConnection {
       this.#report(new TypeError("the handler returned neither a Response nor a WebSocketUpgrade"));
       result = textResponse(500, "internal server error", false);
     }
+    const writer = new ResponseWriter(this.#transport, this);
+    this.#writer = writer;
     try {
-      await this.#respond(result as Response, head);
+      await writer.write(result as Response, head);
     } catch (error) {
+      this.#writer = null;
       // The peer went away or the body failed after the head was sent: the framing is lost.
       if (this.#state !== CLOSED) {
-        if (error !== connectionGoneError) this.#report(error);
+        if (error !== CONNECTION_GONE) this.#report(error);
         this.destroy(error);
       }
       return;
     }
+    this.#writer = null;
     this.#requestAbort = null;
     this.#responseDone = true;
     if (this.#state === CLOSED || this.#state === CLOSING) return;
@@ -491,11 +429,7 @@ export class HttpConnection {
     }
     if (this.#state === READ_BODY) {
       // The handler did not read the whole body: read and drop the rest, then go on.
-      this.#bodyController = null;
-      if (this.#bodyPaused) {
-        this.#bodyPaused = false;
-        this.#resumeReading();
-      }
+      this.#body!.detach();
       return;
     }
     this.#nextRequest();
@@ -517,156 +451,13 @@ export class HttpConnection {
     }
   }
 
-  #write(bytes: Uint8Array): Promise<void> | undefined {
-    if (this.#state === CLOSED) throw connectionGoneError;
-    if (this.#transport.write(bytes)) return undefined;
-    return new Promise((resolve, reject) => this.#drainWaiter = { resolve, reject });
-  }
-
-  async #respond(response: Response, head: RequestHead): Promise<void> {
-    const status = response.status;
-    const headers = response.headers;
-    if (hasToken(headers.get("connection"), "close")) this.#keepAlive = false;
-    const http10 = head.minorVersion === 0;
-    const framing: ResponseFraming = {
-      contentLength: -1,
-      chunked: false,
-      close: false,
-      keepAlive: false,
-    };
-    const setConnection = () => {
-      framing.close = !this.#keepAlive;
-      framing.keepAlive = this.#keepAlive && http10;
-    };
-    const body = response.body;
-    const declared = declaredLength(headers.get("content-length"));
-    if (status === 204 || status === 304) {
-      body?.cancel().catch(() => {});
-      if (status === 304) framing.contentLength = declared;
-      setConnection();
-      const w = this.#write(encodeHead(responseHead(status, response.statusText, headers, framing)));
-      if (w !== undefined) await w;
-      return;
-    }
-    const isHead = head.method === "HEAD";
-    if (body === null) {
-      framing.contentLength = isHead && declared >= 0 ? declared : 0;
-      setConnection();
-      const w = this.#write(encodeHead(responseHead(status, response.statusText, headers, framing)));
-      if (w !== undefined) await w;
-      return;
-    }
-
-    const reader = body.getReader();
-    try {
-      const buffered: Uint8Array[] = [];
-      let bufferedBytes = 0;
-      let next: Promise<ReadableStreamReadResult<Uint8Array>> | null = null;
-      let length = declared;
-      if (length < 0) {
-        // Gather what the body has ready: if it ends before the next
-        // macrotask, its length is known and goes in Content-Length.
-        let result = await reader.read();
-        for (;;) {
-          if (result.done) {
-            length = bufferedBytes;
-            break;
-          }
-          const piece = asBytes(result.value);
-          if (piece.length > 0) {
-            buffered.push(piece);
-            bufferedBytes += piece.length;
-          }
-          if (bufferedBytes >= BUFFER_LIMIT) break;
-          const pendingRead = reader.read();
-          const raced = await beforeNextTask(pendingRead);
-          if (raced === LATER) {
-            next = pendingRead;
-            break;
-          }
-          result = raced;
-        }
-      }
-      if (length >= 0) framing.contentLength = length;
-      else if (http10) this.#keepAlive = false; // the end of the body is the end of the connection
-      else framing.chunked = true;
-      setConnection();
-      const headText = responseHead(status, response.statusText, headers, framing);
-      if (isHead) {
-        reader.cancel().catch(() => {});
-        const w = this.#write(encodeHead(headText));
-        if (w !== undefined) await w;
-        return;
-      }
-      let written = 0;
-      const send = async (piece: Uint8Array): Promise<void> => {
-        if (framing.contentLength >= 0) {
-          if (written + piece.length > framing.contentLength) {
-            throw new Error("the response body is longer than its Content-Length");
-          }
-          written += piece.length;
-          const w = this.#write(piece);
-          if (w !== undefined) await w;
-        } else if (framing.chunked) {
-          if (piece.length <= COALESCE_LIMIT) {
-            const w = this.#write(encodeChunk(piece));
-            if (w !== undefined) await w;
-          } else {
-            this.#write(encodeChunkSize(piece.length));
-            this.#write(piece);
-            const w = this.#write(chunkEnd());
-            if (w !== undefined) await w;
-          }
-        } else {
-          const w = this.#write(piece);
-          if (w !== undefined) await w;
-        }
-      };
-      if (!framing.chunked && headText.length + bufferedBytes <= COALESCE_LIMIT) {
-        // One write for a small response.
-        written = bufferedBytes;
-        if (framing.contentLength >= 0 && written > framing.contentLength) {
-          throw new Error("the response body is longer than its Content-Length");
-        }
-        const w = this.#write(encodeHead(headText, buffered, bufferedBytes));
-        if (w !== undefined) await w;
-      } else {
-        const w = this.#write(encodeHead(headText));
-        if (w !== undefined) await w;
-        for (const piece of buffered) await send(piece);
-      }
-      if (next !== null || bufferedBytes >= BUFFER_LIMIT || declared >= 0) {
-        for (;;) {
-          const result = await (next ?? reader.read());
-          next = null;
-          if (result.done) break;
-          const piece = asBytes(result.value);
-          if (piece.length > 0) await send(piece);
-        }
-      }
-      if (framing.contentLength >= 0 && written !== framing.contentLength) {
-        throw new Error("the response body is shorter than its Content-Length");
-      }
-      if (framing.chunked) {
-        const w = this.#write(lastChunk());
-        if (w !== undefined) await w;
-      }
-    } catch (error) {
-      reader.cancel(error).catch(() => {});
-      throw error;
-    }
-  }
-
   #nextRequest(): void {
     this.#state = READ_HEAD;
     this.#parser!.reset();
     this.#bodyError = null;
     const pending = this.#pending;
     this.#pending = null;
-    if (this.#holdPaused) {
-      this.#holdPaused = false;
-      this.#resumeReading();
-    }
+    this.#resume(HOLDING);
     if (pending !== null) {
       this.#armTimer(false);
       this.#readHead(pending, 0);
@@ -700,10 +491,8 @@ export class HttpConnection {
     this.#pending = null;
     this.#upgraded = upgraded;
     this.#state = UPGRADED;
-    if (this.#holdPaused) {
-      // The session resumes reading once it starts.
-      this.#holdPaused = false;
-    }
+    // The session resumes reading once it starts.
+    this.#paused &= ~HOLDING;
     if (this.#inputEnded) upgraded.socketSink.end(this.#inputError);
     const { input, output } = transportStreams(upgraded);
     let job: Job;
@@ -739,7 +528,7 @@ export class HttpConnection {
     this.#failRequest();
     this.#transport.end();
     // Keep reading (and dropping) so the peer sees our FIN, not a reset.
-    this.#holdPaused = this.#bodyPaused = false;
+    this.#paused = 0;
     this.#transport.resume();
     this.#clearTimer();
     this.#timer = setTimeout(() => this.destroy(), this.#ctx.options.idleTimeout);
@@ -753,22 +542,14 @@ export class HttpConnection {
     this.#clearTimer();
     this.#pending = null;
     if (!wasUpgraded) this.#failRequest();
-    const w = this.#drainWaiter;
-    this.#drainWaiter = null;
-    w?.reject(connectionGoneError);
+    this.#writer?.closed();
   }
 
   /** The request in progress will get no answer: tell the handler. */
   #failRequest(): void {
-    const controller = this.#bodyController;
-    this.#bodyController = null;
-    if (controller !== null) {
-      try {
-        controller.error(new HttpError(400, "the connection closed"));
-      } catch {
-        // Already closed.
-      }
-    }
+    const body = this.#body;
+    this.#body = null;
+    body?.fail(new HttpError(400, "the connection closed"));
     const abort = this.#requestAbort;
     this.#requestAbort = null;
     abort?.abort(new DOMException("the client closed the connection", "AbortError"));
@@ -796,5 +577,3 @@ export class HttpConnection {
     else this.#close();
   }
 }
-
-const connectionGoneError: Error = connectionGone();
