@@ -3,8 +3,11 @@
 # steadier measure than msgs/s on a shared machine (another job slows the
 # server down, but barely changes what each message costs it).
 #   bench/cpu_per_message.sh SERVER SCENARIO [SECS]
-# SERVER: node | deno | bun (examples/echo.ts on that runtime), ws, deno-native,
-# bun-native, tcp-raw; SCENARIO: small | pipelined | bulk | large.
+# SERVER: node | deno | bun (examples/echo.ts on that runtime, handler path),
+# node-session | deno-session | bun-session (its `for await` default session),
+# floor-node | floor-deno | floor-bun (the bare echo of bench/floor/), ws,
+# deno-native, bun-native, tcp-raw (see bench/servers.sh);
+# SCENARIO: small | pipelined | bulk | large.
 # Server on CPU 0, wsbench on CPU 1 (as run.sh); needs bench/.out/bin from
 # `npm run bench:load`. Reads utime/stime of the server from /proc before and
 # after one run.
@@ -27,4 +30,4 @@ read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat")
 msgs=$(echo "$out" | sed 's/.*"msgs":\([0-9]*\).*/\1/')
 rate=$(echo "$out" | sed 's/.*"msgs_per_s":\([0-9.]*\).*/\1/')
 awk -v u=$((u1 - u0)) -v s=$((s1 - s0)) -v m="$msgs" -v t="$(getconf CLK_TCK)" -v r="$rate" -v n="$server" -v c="$scenario" \
-  'BEGIN { printf "%-11s %-9s %9.0f msgs/s   user %6.2f µs/msg   sys %6.2f µs/msg   total %6.2f µs/msg\n", n, c, r, u/t*1e6/m, s/t*1e6/m, (u+s)/t*1e6/m }'
+  'BEGIN { printf "%-12s %-9s %9.0f msgs/s   user %6.2f µs/msg   sys %6.2f µs/msg   total %6.2f µs/msg\n", n, c, r, u/t*1e6/m, s/t*1e6/m, (u+s)/t*1e6/m }'

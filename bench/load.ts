@@ -1,20 +1,26 @@
 /**
  * `npm run bench:load`: the wsbench load benchmark (../shared/tools/wsbench)
- * with hybi's echo server on Node, Deno and Bun beside the peers (ws on the
+ * with, on each of Node, Deno and Bun, hybi's echo server on its handler path
+ * (`hybi-node`, `hybi-deno`, `hybi-bun`: `examples/echo.ts --api handlers`)
+ * and on its `for await` default session (`hybi-*-session`: `--api
+ * session`), and the runtime's floor (`floor-node`, `floor-deno`,
+ * `floor-bun`: the bare echo of `bench/floor/`), beside the peers (ws on the
  * same pinned Node, Deno's and Bun's built-in servers, the raw TCP echo), all
  * in one run of wsbench's `run.sh`; then `bench/RESULTS.md` and
  * `bench/ratios.svg` from its raw results (see `load_report.ts`).
  *
  * run.sh's knobs pass through the environment: RUNS (3), SECS (5), WARMUP
- * (1), SCENARIOS ("small pipelined bulk large idle"), SERVERS (all, e.g.
- * "hybi-node ws tcp-raw"), IDLE_CONNS (10000), IDLE_SECS (5). A smoke run:
+ * (1), SCENARIOS ("small pipelined bulk large idle"), SERVERS (all, or any
+ * subset, e.g. "hybi-node hybi-node-session floor-node ws"), IDLE_CONNS
+ * (10000), IDLE_SECS (5). A smoke run:
  *
  *   RUNS=1 SECS=2 SCENARIOS="small pipelined" npm run bench:load
  *
  * Also: WSBENCH_DIR (where wsbench lives), HYBI_ECHO (the echo server to run
- * as hybi-*, default examples/echo.ts; the hybi rows are left out while it
- * does not exist). Binaries are built into bench/.out/bin, each run's raw
- * output goes to bench/.out/load-<time>/.
+ * as hybi-*, with `--api handlers` or `--api session`; default
+ * examples/echo.ts; the hybi rows are left out while it does not exist).
+ * Binaries are built into bench/.out/bin, each run's raw output goes to
+ * bench/.out/load-<time>/.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
@@ -83,21 +89,58 @@ function main(): void {
   }
 
   const echo = resolve(root, process.env.HYBI_ECHO ?? "examples/echo.ts");
-  const servers: { name: string; command: string }[] = [];
+  const floor = resolve(bench, "floor");
+  // Per runtime: hybi's handler path, hybi's `for await` session, the floor (bench/floor/), then the peer.
+  const runtimes = [
+    { id: "node", run: NODE, floorRun: NODE, peer: "ws" },
+    { id: "deno", run: `${DENO} run -A`, floorRun: `${DENO} run --allow-net`, peer: "deno" },
+    { id: "bun", run: BUN, floorRun: BUN, peer: "bun" },
+  ];
+  const hybiExists = existsSync(echo);
   let hybiNote: string | null = null;
-  if (existsSync(echo)) {
-    servers.push(
-      { name: "hybi-node", command: `${NODE} ${echo} --port {port}` },
-      { name: "hybi-deno", command: `${DENO} run -A ${echo} --port {port}` },
-      { name: "hybi-bun", command: `${BUN} ${echo} --port {port}` },
-    );
-  } else {
+  if (!hybiExists) {
     hybiNote = `${relative(root, echo)} does not exist (yet): hybi rows not measured`;
     console.error(`note: ${hybiNote}`);
   }
-  const peers = ["ws", "deno", "bun", "tcp-raw"];
-  const selected = process.env.SERVERS?.split(" ").filter((s) => s !== "") ?? null;
-  const measured = [...servers.map((s) => s.name), ...peers].filter((n) => !selected || selected.includes(n));
+  const peerCommands: Record<string, string> = {
+    ws: `${NODE} peers/ws-echo.mjs (ws ${packageVersion("ws")} + bufferutil)`,
+    deno: `${DENO} run --allow-net peers/deno-echo.ts (Deno.serve + Deno.upgradeWebSocket)`,
+    bun: `${BUN} peers/bun-echo.ts (Bun.serve websocket)`,
+    "tcp-raw": "peers/tcp-echo (epoll, echoes bytes verbatim)",
+  };
+  /** Servers this script adds to run.sh's peers (hybi's rows and the floors). */
+  const servers: { name: string; command: string }[] = [];
+  /** Every server in table order; the peers' commands are only shown (run.sh starts them). */
+  const all: { name: string; command: string }[] = [];
+  for (const rt of runtimes) {
+    const own = [
+      ...hybiExists
+        ? [
+          { name: `hybi-${rt.id}`, command: `${rt.run} ${echo} --api handlers --port {port}` },
+          { name: `hybi-${rt.id}-session`, command: `${rt.run} ${echo} --api session --port {port}` },
+        ]
+        : [],
+      { name: `floor-${rt.id}`, command: `${rt.floorRun} ${floor}/${rt.id}.ts --port {port}` },
+    ];
+    servers.push(...own);
+    all.push(...own, { name: rt.peer, command: peerCommands[rt.peer] });
+  }
+  all.push({ name: "tcp-raw", command: peerCommands["tcp-raw"] });
+
+  const selected = process.env.SERVERS?.trim() ? process.env.SERVERS.split(" ").filter((s) => s !== "") : null;
+  const known = [
+    ...runtimes.flatMap((rt) => [`hybi-${rt.id}`, `hybi-${rt.id}-session`, `floor-${rt.id}`, rt.peer]),
+    "tcp-raw",
+  ];
+  const unknown = selected?.filter((n) => !known.includes(n)) ?? [];
+  if (unknown.length > 0) {
+    console.error(`SERVERS: unknown ${unknown.join(", ")}; known: ${known.join(" ")}`);
+    process.exit(2);
+  }
+  const missing = selected?.filter((n) => n.startsWith("hybi-") && !hybiExists) ?? [];
+  if (missing.length > 0) console.error(`note: SERVERS names ${missing.join(", ")}, left out (no echo server)`);
+  const shown = all.filter((s) => !selected || selected.includes(s.name));
+  const measured = shown.map((s) => s.name);
 
   const meta: LoadMeta = {
     date: started.toISOString(),
@@ -118,19 +161,13 @@ function main(): void {
       SECS: process.env.SECS ?? "5",
       WARMUP: process.env.WARMUP ?? "1",
       SCENARIOS: process.env.SCENARIOS ?? "small pipelined bulk large idle",
-      SERVERS: process.env.SERVERS ?? "all",
+      SERVERS: selected?.join(" ") ?? "all",
       IDLE_CONNS: process.env.IDLE_CONNS ?? "10000",
       IDLE_SECS: process.env.IDLE_SECS ?? "5",
       SERVER_CPU: process.env.SERVER_CPU ?? "0",
       CLIENT_CPU: process.env.CLIENT_CPU ?? "1",
     },
-    servers: [
-      ...servers,
-      { name: "ws", command: `${NODE} peers/ws-echo.mjs (ws ${packageVersion("ws")} + bufferutil)` },
-      { name: "deno", command: `${DENO} run --allow-net peers/deno-echo.ts (Deno.serve + Deno.upgradeWebSocket)` },
-      { name: "bun", command: `${BUN} peers/bun-echo.ts (Bun.serve websocket)` },
-      { name: "tcp-raw", command: "peers/tcp-echo (epoll, echoes bytes verbatim)" },
-    ].filter((s) => measured.includes(s.name)).map((s) => ({ ...s, command: s.command.replaceAll(`${root}/`, "") })),
+    servers: shown.map((s) => ({ ...s, command: s.command.replaceAll(`${root}/`, "") })),
     hybiNote,
     wsbenchDir: relative(root, wsbenchDir),
     runDir: relative(root, runDir),
@@ -146,11 +183,13 @@ function main(): void {
         Math.ceil(estimateMinutes(measured.length))
       } min. Raw output: ${meta.runDir}/`,
   );
-  const run = spawnSync("bash", [resolve(wsbenchDir, "run.sh"), ...servers.map((s) => `${s.name}=${s.command}`)], {
+  const extra = servers.filter((s) => measured.includes(s.name)).map((s) => `${s.name}=${s.command}`);
+  const run = spawnSync("bash", [resolve(wsbenchDir, "run.sh"), ...extra], {
     cwd: root,
     stdio: "inherit",
     env: {
       ...process.env,
+      SERVERS: selected?.join(" ") ?? "",
       WSBENCH_BIN: binDir,
       WSBENCH_RT: modules,
       NODE,

@@ -1,9 +1,10 @@
 /**
- * The SVG bar chart of a load run (hand-written SVG, no dependencies):
- * hybi ÷ peer per scenario on a log scale with each target marked, every
+ * The SVG bar chart of a load run (hand-written SVG, no dependencies): per
+ * scenario, hybi's handler path, its `for await` session and the floor ÷ the
+ * runtime's peer on a log scale with the handler path's targets marked, every
  * server ÷ tcp-raw, and idle memory per connection.
  */
-import { ENGINES, figure, type LoadData, MAX_SMALL_P99_VS_PEER, MIN_BULK_VS_RAW, SCENARIOS } from "./load_data.ts";
+import { type Engine, ENGINES, figure, type LoadData, MIN_BULK_VS_RAW, SCENARIOS } from "./load_data.ts";
 
 interface Target {
   value: number;
@@ -43,11 +44,17 @@ const MET = "#15803d";
 const MISSED = "#b91c1c";
 const COLORS: Record<string, string> = {
   "hybi-node": "#3c873a",
-  "hybi-deno": "#2563eb",
-  "hybi-bun": "#d97706",
+  "hybi-node-session": "#7cb87a",
+  "floor-node": "#1f4d1e",
   ws: "#a3cfa1",
-  deno: "#9db8f0",
-  bun: "#f3c98b",
+  "hybi-deno": "#2563eb",
+  "hybi-deno-session": "#6b93f0",
+  "floor-deno": "#1e3a8a",
+  deno: "#c3d4f7",
+  "hybi-bun": "#d97706",
+  "hybi-bun-session": "#f0a54a",
+  "floor-bun": "#7c4a03",
+  bun: "#f3d9b1",
   "tcp-raw": "#9ca3af",
 };
 
@@ -155,7 +162,9 @@ function panel(top: number, title: string, note: string, groups: Group[], scale:
 export function ratioChart(data: LoadData): string {
   const scenarios = data.meta.settings.SCENARIOS.split(" ");
   const shown = SCENARIOS.filter((s) => scenarios.includes(s));
-  const engines = ENGINES.filter((e) => data.servers.includes(e.name));
+  const engines = ENGINES.filter((e) => [e.name, e.session, e.floor].some((n) => data.servers.includes(n)));
+  // Per runtime, the measured ones of handler path, session and floor; the targets go with the handler path.
+  const rowsOf = (e: Engine): string[] => [e.name, e.session, e.floor].filter((n) => data.servers.includes(n));
   const parts: string[] = [];
   let y = 10;
 
@@ -173,47 +182,52 @@ export function ratioChart(data: LoadData): string {
   if (engines.length > 0) {
     const groups: Group[] = [];
     for (const scenario of shown) {
-      const bars: Bar[] = engines.map((e) => {
-        const own = figure(data, e.name, scenario)?.mps;
-        const peer = figure(data, e.peer, scenario)?.mps;
-        return {
-          label: `${e.name} ÷ ${e.peer}`,
-          value: own !== undefined && peer ? own / peer : null,
-          color: COLORS[e.name],
-          unit: "×",
-          target: { value: e.minVsPeer[scenario], atMost: false },
-        };
-      });
+      const bars: Bar[] = engines.flatMap((e) =>
+        rowsOf(e).map((server) => {
+          const own = figure(data, server, scenario)?.mps;
+          const peer = figure(data, e.peer, scenario)?.mps;
+          return {
+            label: `${server} ÷ ${e.peer}`,
+            value: own !== undefined && peer ? own / peer : null,
+            color: COLORS[server] ?? "#777",
+            unit: "×",
+            target: server === e.name ? { value: e.minVsPeer[scenario], atMost: false } : undefined,
+          };
+        })
+      );
       groups.push({ title: `${scenario} (msgs/s)`, bars });
     }
     if (shown.includes("small")) {
       groups.push({
-        title: `small p99 latency (lower is better, target ≤ ${MAX_SMALL_P99_VS_PEER}×)`,
-        bars: engines.map((e) => {
-          const own = figure(data, e.name, "small")?.p99;
-          const peer = figure(data, e.peer, "small")?.p99;
-          return {
-            label: `${e.name} ÷ ${e.peer}`,
-            value: own !== undefined && peer ? own / peer : null,
-            color: COLORS[e.name],
-            unit: "×",
-            target: { value: MAX_SMALL_P99_VS_PEER, atMost: true },
-          };
-        }),
+        title: "small p99 latency (lower is better)",
+        bars: engines.flatMap((e) =>
+          rowsOf(e).map((server) => {
+            const own = figure(data, server, "small")?.p99;
+            const peer = figure(data, e.peer, "small")?.p99;
+            return {
+              label: `${server} ÷ ${e.peer}`,
+              value: own !== undefined && peer ? own / peer : null,
+              color: COLORS[server] ?? "#777",
+              unit: "×",
+              target: server === e.name ? { value: e.maxSmallP99VsPeer, atMost: true } : undefined,
+            };
+          })
+        ),
       });
     }
     const values = groups.flatMap((g) => g.bars.flatMap((b) => [b.value ?? 1, b.target?.value ?? 1]));
     const [svg, h] = panel(
       y,
-      "hybi ÷ its runtime's peer (same run)",
-      "log scale; bars grow from 1× (right = better than the peer, for latency left is better); black tick = target",
+      "hybi (handler path, session) and the floor ÷ the runtime's peer (same run)",
+      "log scale; bars grow from 1× (right = better than the peer; for latency left is better); " +
+        "black tick = issue 11's target for the handler path",
       groups,
       logScale(values),
     );
     parts.push(svg);
     y += h;
   } else {
-    parts.push(text(12, y + 14, "hybi ÷ peer: no hybi engine measured in this run", 'font-size="13" fill="#888"'));
+    parts.push(text(12, y + 14, "÷ peer: no hybi or floor row measured in this run", 'font-size="13" fill="#888"'));
     y += 30;
   }
 
@@ -223,7 +237,7 @@ export function ratioChart(data: LoadData): string {
       bars: data.servers.filter((s) => s !== "tcp-raw").map((server) => {
         const own = figure(data, server, scenario)?.mps;
         const raw = figure(data, "tcp-raw", scenario)?.mps;
-        const isEngine = server.startsWith("hybi-");
+        const isEngine = ENGINES.some((e) => e.name === server);
         return {
           label: server,
           value: own !== undefined && raw ? own / raw : null,
@@ -237,7 +251,7 @@ export function ratioChart(data: LoadData): string {
     const [svg, h] = panel(
       y,
       "every server ÷ tcp-raw (the machine's and client's ceiling)",
-      `linear scale; black tick = hybi's bulk target ≥ ${MIN_BULK_VS_RAW}×`,
+      `linear scale; black tick = the handler path's bulk target ≥ ${MIN_BULK_VS_RAW}×`,
       groups,
       linearScale(values),
     );
@@ -259,7 +273,7 @@ export function ratioChart(data: LoadData): string {
     const [svg, h] = panel(
       y,
       `idle memory per connection (${data.meta.settings.IDLE_CONNS} connections; lower is better)`,
-      "KiB of server RSS per open connection; black tick = hybi's target",
+      "KiB of server RSS per open connection; black tick = the handler path's target",
       [{ title: "KiB per connection", bars }],
       linearScale(bars.map((b) => b.value ?? 0)),
     );
