@@ -25,6 +25,7 @@ import { encodeHead, errorResponse, switchingProtocolsHead } from "./response_he
 import { CONNECTION_GONE, type ResponseOwner, ResponseWriter } from "./response_writer.ts";
 import type { ServeHandler, ServeHandlerInfo } from "./serve_types.ts";
 import type { SocketTransport } from "./socket_transport.ts";
+import type { TransportSink } from "../transport.ts";
 import { transportStreams } from "./transport_streams.ts";
 import { UpgradedTransport } from "./upgraded_transport.ts";
 
@@ -71,16 +72,20 @@ function textResponse(status: number, message: string, close: boolean): Response
   return new Response(message + "\n", { status, headers });
 }
 
+function ignore(): void {}
+
 function isAbsoluteHttp(target: string): boolean {
   const lower = target.slice(0, 8).toLowerCase();
   return lower.startsWith("http://") || lower === "https://";
 }
 
 /**
- * One HTTP/1.1 connection. It is the {@linkcode BodyFlow} of its request
- * bodies and the {@linkcode ResponseOwner} of its responses.
+ * One HTTP/1.1 connection. It is its socket's {@linkcode TransportSink},
+ * the {@linkcode BodyFlow} of its request bodies and the
+ * {@linkcode ResponseOwner} of its responses: direct calls, so that a
+ * connection holds no closure for any of them.
  */
-export class HttpConnection implements BodyFlow, ResponseOwner {
+export class HttpConnection implements TransportSink, BodyFlow, ResponseOwner {
   readonly #transport: SocketTransport;
   readonly #ctx: ConnectionContext;
   // Both dropped once the socket is upgraded: no request follows.
@@ -136,11 +141,7 @@ export class HttpConnection implements BodyFlow, ResponseOwner {
 
   /** Starts reading requests. */
   start(): void {
-    this.#transport.start({
-      data: (chunk) => this.#onData(chunk),
-      end: (error) => this.#onEnd(error),
-      drain: () => this.#onDrain(),
-    });
+    this.#transport.start(this);
     if (this.#state === READ_HEAD) this.#armTimer(false);
   }
 
@@ -189,7 +190,8 @@ export class HttpConnection implements BodyFlow, ResponseOwner {
 
   // ---- input ----
 
-  #onData(chunk: Uint8Array): void {
+  /** From the socket transport: bytes arrived. */
+  data(chunk: Uint8Array): void {
     switch (this.#state) {
       case READ_HEAD:
         this.#readHead(chunk, 0);
@@ -206,7 +208,8 @@ export class HttpConnection implements BodyFlow, ResponseOwner {
     }
   }
 
-  #onEnd(error: unknown): void {
+  /** From the socket transport: the input ended (`error` is undefined on a clean end). */
+  end(error: unknown): void {
     if (this.#inputEnded) return;
     this.#inputEnded = true;
     this.#inputError = error;
@@ -232,7 +235,8 @@ export class HttpConnection implements BodyFlow, ResponseOwner {
     // BUSY: the response is still written; pipelined requests held are served before closing.
   }
 
-  #onDrain(): void {
+  /** From the socket transport: its write queue drained. */
+  drain(): void {
     if (this.#state === UPGRADED) {
       this.#upgraded!.socketSink.drain();
       return;
@@ -391,7 +395,7 @@ export class HttpConnection implements BodyFlow, ResponseOwner {
       result = this.#errorResponse(error);
     }
     if (this.#state === CLOSED) {
-      if (result instanceof Response) result.body?.cancel().catch(() => {});
+      if (result instanceof Response) result.body?.cancel().catch(ignore);
       return;
     }
     if (result instanceof WebSocketUpgrade) {
@@ -531,7 +535,7 @@ export class HttpConnection implements BodyFlow, ResponseOwner {
     this.#paused = 0;
     this.#transport.resume();
     this.#clearTimer();
-    this.#timer = setTimeout(() => this.destroy(), this.#ctx.options.idleTimeout);
+    this.#timer = setTimeout(HttpConnection.#closeTimeout, this.#ctx.options.idleTimeout, this);
   }
 
   #onClosed(): void {
@@ -559,7 +563,7 @@ export class HttpConnection implements BodyFlow, ResponseOwner {
     this.#clearTimer();
     this.#idle = idle;
     const options = this.#ctx.options;
-    this.#timer = setTimeout(() => this.#onTimeout(), idle ? options.idleTimeout : options.headTimeout);
+    this.#timer = setTimeout(HttpConnection.#readTimeout, idle ? options.idleTimeout : options.headTimeout, this);
   }
 
   #clearTimer(): void {
@@ -568,6 +572,18 @@ export class HttpConnection implements BodyFlow, ResponseOwner {
       this.#timer = undefined;
     }
     this.#idle = false;
+  }
+
+  // Timer callbacks shared by every connection, which is passed as the timer's argument: no closure per timer.
+
+  /** The head timeout, or the idle timeout between requests. */
+  static #readTimeout(connection: HttpConnection): void {
+    connection.#onTimeout();
+  }
+
+  /** The peer did not close its side after ours. */
+  static #closeTimeout(connection: HttpConnection): void {
+    connection.destroy();
   }
 
   #onTimeout(): void {
