@@ -23,9 +23,7 @@
  */
 import type { ServeHandler, ServeOptions, Server } from "../http/serve_types.ts";
 import { DEFAULT_HOSTNAME, DEFAULT_PORT, HttpServer, tlsOptions } from "../http/server.ts";
-import type { SocketTransport } from "../http/socket_transport.ts";
-import type { TransportSink } from "../transport.ts";
-import { type SocketCloseListener, SocketSignals } from "../http/socket_signals.ts";
+import { SocketTransportBase } from "../http/socket_transport_base.ts";
 
 export type {
   NetAddr,
@@ -85,91 +83,38 @@ interface BunApi {
   listen(options: BunListenOptions): BunListener;
 }
 
-/** A {@linkcode SocketTransport} over a Bun socket. */
-class BunSocketTransport implements SocketTransport {
+/** A socket transport over a Bun socket: `write` takes what the kernel takes now; the rest waits for `drain`. */
+class BunSocketTransport extends SocketTransportBase {
   readonly #socket: BunSocket;
-  readonly #highWaterMark: number;
-  #sink: TransportSink | null = null;
   #queue: Uint8Array[] = [];
   #queued = 0;
-  #needDrain = false;
-  #inputEnded = false;
-  #outputEnded = false;
-  #shutDown = false;
-  #destroyed = false;
-  #error: unknown = undefined;
-  readonly #signals = new SocketSignals();
 
   constructor(socket: BunSocket, highWaterMark: number) {
+    super(highWaterMark);
     this.#socket = socket;
-    this.#highWaterMark = highWaterMark;
-  }
-
-  /** Resolves once the socket is closed (made when first asked for). */
-  get closed(): Promise<void> {
-    return this.#signals.closed;
-  }
-
-  /** Told, by a direct call, when the socket is closed. */
-  set closeListener(listener: SocketCloseListener | null) {
-    this.#signals.closeListener = listener;
   }
 
   get bufferedAmount(): number {
     return this.#queued;
   }
 
-  start(sink: TransportSink): void {
-    if (this.#sink !== null) throw new Error("a transport starts once");
-    this.#sink = sink;
-  }
-
-  redirect(sink: TransportSink): void {
-    this.#sink = sink;
-  }
-
   pause(): void {
-    if (!this.#destroyed) this.#socket.pause();
+    if (!this.destroyed) this.#socket.pause();
   }
 
   resume(): void {
-    if (!this.#destroyed) this.#socket.resume();
+    if (!this.destroyed) this.#socket.resume();
   }
 
-  // ---- events from Bun ----
+  // Input comes from Bun's `data` handler from the start (a Buffer, handed on as it
+  // is: the HTTP front and the frame reader give the application plain Uint8Array
+  // views only, and reading `buffer` here costs more than the rest of a small
+  // message's handling).
+  protected startInput(): void {}
 
-  onData(data: Uint8Array): void {
-    if (this.#destroyed || this.#inputEnded) return;
-    // A Buffer, handed on as it is: the HTTP front and the frame reader give
-    // the application plain Uint8Array views only (reading `buffer` here costs
-    // more than the rest of a small message's handling).
-    this.#sink?.data(data);
-  }
-
-  onEnd(): void {
-    if (this.#destroyed || this.#inputEnded) return;
-    this.#inputEnded = true;
-    this.#sink?.end(undefined);
-    this.#closeIfDone();
-  }
-
-  onError(error: unknown): void {
-    this.#error = error;
-  }
-
-  onClose(error?: unknown): void {
-    if (!this.#destroyed && !this.#inputEnded) {
-      this.#inputEnded = true;
-      this.#sink?.end(error ?? this.#error ?? new Error("the connection closed"));
-    }
-    this.#destroyed = true;
-    this.#queue = [];
-    this.#queued = 0;
-    this.#signals.markClosed();
-  }
-
+  /** Bun's `drain`: the kernel takes more. */
   onDrain(): void {
-    if (this.#destroyed) return;
+    if (this.destroyed) return;
     const queue = this.#queue;
     while (queue.length > 0) {
       const chunk = queue[0];
@@ -182,14 +127,10 @@ class BunSocketTransport implements SocketTransport {
       }
       queue.shift();
     }
-    this.#afterProgress();
+    this.progressed();
   }
 
-  // ---- transport ----
-
-  write(chunk: Uint8Array, done?: (chunk: Uint8Array) => void): boolean {
-    if (this.#outputEnded || this.#destroyed) return false;
-    if (chunk.length === 0) return this.#queued < this.#highWaterMark;
+  protected send(chunk: Uint8Array, done: ((chunk: Uint8Array) => void) | undefined): boolean {
     const given = chunk;
     if (this.#queue.length === 0) {
       // Bun writes what the kernel takes now and says how much.
@@ -209,51 +150,25 @@ class BunSocketTransport implements SocketTransport {
     }
     this.#queue.push(chunk);
     this.#queued += chunk.length;
-    if (this.#queued >= this.#highWaterMark) {
-      this.#needDrain = true;
-      return false;
-    }
     return true;
   }
 
-  #afterProgress(): void {
-    const queued = this.#queued;
-    if (queued === 0) this.#signals.wake();
-    if (queued < this.#highWaterMark && (this.#needDrain || queued === 0)) {
-      this.#needDrain = false;
-      this.#sink?.drain();
-    }
-    if (this.#queued === 0 && this.#outputEnded && !this.#shutDown) this.#shutdown();
-  }
-
-  flushed(): Promise<void> {
-    if (this.#destroyed || this.#queued === 0) return Promise.resolve();
-    return this.#signals.wait();
-  }
-
-  end(): void {
-    if (this.#outputEnded || this.#destroyed) return;
-    this.#outputEnded = true;
-    if (this.#queued === 0) this.#shutdown();
-  }
-
-  #shutdown(): void {
-    this.#shutDown = true;
+  protected shutdownOutput(): void {
     this.#socket.shutdown();
-    this.#closeIfDone();
   }
 
-  #closeIfDone(): void {
-    if (this.#inputEnded && this.#shutDown && !this.#destroyed) this.#socket.end();
+  protected closeWhenDone(): void {
+    this.#socket.end();
   }
 
-  destroy(): void {
-    if (this.#destroyed) return;
-    this.#destroyed = true;
+  protected closeSocket(): boolean {
+    this.#socket.terminate();
+    return true;
+  }
+
+  protected override dropQueue(): void {
     this.#queue = [];
     this.#queued = 0;
-    this.#socket.terminate();
-    this.#signals.markClosed();
   }
 }
 

@@ -23,9 +23,7 @@
 import process from "node:process";
 import type { NetAddr, ServeHandler, ServeOptions, Server } from "../http/serve_types.ts";
 import { DEFAULT_HOSTNAME, DEFAULT_PORT, HttpServer, tlsOptions } from "../http/server.ts";
-import type { SocketTransport } from "../http/socket_transport.ts";
-import type { TransportSink } from "../transport.ts";
-import { type SocketCloseListener, SocketSignals } from "../http/socket_signals.ts";
+import { SocketTransportBase } from "../http/socket_transport_base.ts";
 
 export type {
   NetAddr,
@@ -58,72 +56,48 @@ function giveBackJoined(joined: Uint8Array): void {
   if (joinBuffers.length < JOIN_BUFFERS_KEPT) joinBuffers.push(new Uint8Array(joined.buffer, 0, COALESCE_LIMIT));
 }
 
-/** A {@linkcode SocketTransport} over a `Deno.Conn`. */
-class DenoConnTransport implements SocketTransport {
+/** A socket transport over a `Deno.Conn`: an async read loop into one buffer, and a write loop joining small chunks. */
+class DenoConnTransport extends SocketTransportBase {
   readonly #conn: Deno.Conn;
-  readonly #highWaterMark: number;
-  #sink: TransportSink | null = null;
   #readBuffer: Uint8Array | null = null;
   #readOffset = 0;
   #readSize = READ_MIN;
   #paused = false;
   #reading = false;
-  #inputEnded = false;
   #queue: Uint8Array[] = [];
   // `done` of each queued chunk (null when none was given), parallel to #queue.
   #queueDone: (((chunk: Uint8Array) => void) | null)[] = [];
   #queued = 0;
   #writing = false;
   #writingDone: ((chunk: Uint8Array) => void) | null = null;
-  #needDrain = false;
-  #outputEnded = false;
-  #writeClosed = false;
-  #destroyed = false;
-  readonly #signals = new SocketSignals();
 
   constructor(conn: Deno.Conn, highWaterMark: number) {
+    super(highWaterMark);
     this.#conn = conn;
-    this.#highWaterMark = highWaterMark;
-  }
-
-  /** Resolves once the socket is closed (made when first asked for). */
-  get closed(): Promise<void> {
-    return this.#signals.closed;
-  }
-
-  /** Told, by a direct call, when the socket is closed. */
-  set closeListener(listener: SocketCloseListener | null) {
-    this.#signals.closeListener = listener;
   }
 
   get bufferedAmount(): number {
     return this.#queued;
   }
 
-  start(sink: TransportSink): void {
-    if (this.#sink !== null) throw new Error("a transport starts once");
-    this.#sink = sink;
-    void this.#readLoop();
-  }
-
   pause(): void {
     this.#paused = true;
-  }
-
-  redirect(sink: TransportSink): void {
-    this.#sink = sink;
   }
 
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    if (!this.#reading && this.#sink !== null) void this.#readLoop();
+    if (!this.#reading && this.started) void this.#readLoop();
+  }
+
+  protected startInput(): void {
+    void this.#readLoop();
   }
 
   async #readLoop(): Promise<void> {
     this.#reading = true;
     try {
-      while (!this.#paused && !this.#inputEnded && !this.#destroyed) {
+      while (!this.#paused && this.inputOpen) {
         // Reads fill one buffer from front to back: what a large read got is
         // handed on as a view and the next read goes into the space after it,
         // so a fresh (zero-filled) buffer is made per READ_MAX bytes, not per read.
@@ -137,11 +111,9 @@ class DenoConnTransport implements SocketTransport {
         }
         const space = buffer.length - offset;
         const n = await this.#conn.read(offset === 0 ? buffer : buffer.subarray(offset));
-        if (this.#destroyed) return;
+        if (this.destroyed) return;
         if (n === null) {
-          this.#inputEnded = true;
-          this.#sink!.end(undefined);
-          this.#closeIfDone();
+          this.onEnd(undefined);
           return;
         }
         // The reader keeps (and unmasks in place) what it gets. A small read
@@ -156,30 +128,20 @@ class DenoConnTransport implements SocketTransport {
         }
         if (n === space) this.#readSize = Math.min(READ_MAX, this.#readSize * 2);
         else if (n < space / 8) this.#readSize = Math.max(READ_MIN, this.#readSize / 2);
-        this.#sink!.data(chunk);
+        this.onData(chunk);
       }
     } catch (error) {
-      if (this.#destroyed || this.#inputEnded) return;
-      this.#inputEnded = true;
-      this.#sink!.end(error);
-      this.#closeIfDone();
+      this.onEnd(error);
     } finally {
       this.#reading = false;
     }
   }
 
-  write(chunk: Uint8Array, done?: (chunk: Uint8Array) => void): boolean {
-    if (this.#outputEnded || this.#destroyed) return false;
-    if (chunk.length > 0) {
-      this.#queue.push(chunk);
-      this.#queueDone.push(done ?? null);
-      this.#queued += chunk.length;
-      if (!this.#writing) void this.#writeLoop();
-    }
-    if (this.#queued >= this.#highWaterMark) {
-      this.#needDrain = true;
-      return false;
-    }
+  protected send(chunk: Uint8Array, done: ((chunk: Uint8Array) => void) | undefined): boolean {
+    this.#queue.push(chunk);
+    this.#queueDone.push(done ?? null);
+    this.#queued += chunk.length;
+    if (!this.#writing) void this.#writeLoop();
     return true;
   }
 
@@ -225,74 +187,51 @@ class DenoConnTransport implements SocketTransport {
         let offset = 0;
         while (offset < chunk.length) {
           offset += await this.#conn.write(offset === 0 ? chunk : chunk.subarray(offset));
-          if (this.#destroyed) return;
+          if (this.destroyed) return;
         }
         done?.(chunk);
         this.#queued -= chunk.length;
-        const queued = this.#queued;
-        // Also on an empty queue: a session may wait with a lower mark than ours.
-        if (queued < this.#highWaterMark && (this.#needDrain || queued === 0)) {
-          this.#needDrain = false;
-          this.#sink?.drain();
-        }
+        this.progressed();
       }
-      this.#signals.wake();
-      if (this.#outputEnded && !this.#writeClosed) await this.#closeWrite();
     } catch (error) {
-      if (this.#destroyed) return;
       // The peer cannot receive: the connection is over.
-      if (!this.#inputEnded) {
-        this.#inputEnded = true;
-        this.#sink?.end(error);
-      }
+      this.onEnd(error);
       this.destroy();
     } finally {
       this.#writing = false;
     }
   }
 
-  async #closeWrite(): Promise<void> {
-    this.#writeClosed = true;
+  protected async shutdownOutput(): Promise<void> {
     try {
       await this.#conn.closeWrite();
     } catch {
-      // The peer is gone already; closing below cleans up.
+      // The peer is gone already; closing cleans up.
     }
-    this.#closeIfDone();
   }
 
-  flushed(): Promise<void> {
-    if (this.#destroyed || (this.#queued === 0 && !this.#writing)) return Promise.resolve();
-    return this.#signals.wait();
+  protected closeWhenDone(): void {
+    this.destroy();
   }
 
-  end(): void {
-    if (this.#outputEnded || this.#destroyed) return;
-    this.#outputEnded = true;
-    if (!this.#writing) void this.#closeWrite();
-  }
-
-  #closeIfDone(): void {
-    if (this.#inputEnded && this.#writeClosed) this.destroy();
-  }
-
-  /** A tick queued from a promise reaction runs once the microtask queue is empty. */
-  defer(task: () => void): void {
-    process.nextTick(task);
-  }
-
-  destroy(): void {
-    if (this.#destroyed) return;
-    this.#destroyed = true;
-    this.#queue = [];
-    this.#queueDone = [];
-    this.#queued = 0;
+  protected closeSocket(): boolean {
     try {
       this.#conn.close();
     } catch {
       // Already closed.
     }
-    this.#signals.markClosed();
+    return true;
+  }
+
+  protected override dropQueue(): void {
+    this.#queue = [];
+    this.#queueDone = [];
+    this.#queued = 0;
+  }
+
+  /** A tick queued from a promise reaction runs once the microtask queue is empty. */
+  defer(task: () => void): void {
+    process.nextTick(task);
   }
 }
 

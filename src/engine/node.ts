@@ -31,13 +31,11 @@ import { HTTP_DEFAULTS } from "../http/options.ts";
 import { encodeHead, responseHead, switchingProtocolsHead } from "../http/response_head.ts";
 import type { NetAddr, ServeHandler, ServeOptions, Server } from "../http/serve_types.ts";
 import { DEFAULT_HOSTNAME, DEFAULT_PORT, HttpServer, tlsOptions } from "../http/server.ts";
-import type { SocketTransport } from "../http/socket_transport.ts";
+import { SocketTransportBase } from "../http/socket_transport_base.ts";
 import { transportStreams } from "../http/transport_streams.ts";
 import { UpgradedTransport } from "../http/upgraded_transport.ts";
 import { Job } from "../job.ts";
-import type { TransportSink } from "../transport.ts";
 import { WebSocketUpgrade } from "../upgrade.ts";
-import { type SocketCloseListener, SocketSignals } from "../http/socket_signals.ts";
 
 export type {
   NetAddr,
@@ -67,73 +65,27 @@ function onSocketEnd(this: TransportedSocket): void {
   this[TRANSPORT_OF].onEnd();
 }
 
-/** A {@linkcode SocketTransport} over a Node socket (`net.Socket`, `tls.TLSSocket`, or an upgraded `Duplex`). */
-class NodeSocketTransport implements SocketTransport {
+/**
+ * A socket transport over a Node socket (`net.Socket`, `tls.TLSSocket`, or
+ * an upgraded `Duplex`): Node queues the writes (`writableLength`), and its
+ * write callbacks give back the chunks and tell of progress.
+ */
+class NodeSocketTransport extends SocketTransportBase {
   readonly #socket: net.Socket;
-  readonly #highWaterMark: number;
-  #sink: TransportSink | null = null;
-  #needDrain = false;
-  #inputEnded = false;
-  #outputEnded = false;
-  #destroyed = false;
-  #error: unknown = undefined;
-  readonly #signals = new SocketSignals();
+  // Per write in order: its chunk and `done` (null when none was given); Node calls write callbacks in order.
+  #written: (Uint8Array | ((chunk: Uint8Array) => void) | null)[] | null = null;
+  #afterWriteCallback: (() => void) | null = null;
 
   constructor(socket: net.Socket, highWaterMark: number) {
+    super(highWaterMark);
     this.#socket = socket;
-    this.#highWaterMark = highWaterMark;
     (socket as TransportedSocket)[TRANSPORT_OF] = this;
     socket.on("error", onSocketError);
     socket.on("close", onSocketClose);
   }
 
-  onError(error: Error): void {
-    this.#error = error;
-  }
-
-  onClose(): void {
-    if (!this.#destroyed && !this.#inputEnded && this.#sink !== null) {
-      this.#inputEnded = true;
-      this.#sink.end(this.#error ?? new Error("the connection closed"));
-    }
-    this.#destroyed = true;
-    this.#signals.markClosed();
-  }
-
-  onData(chunk: Uint8Array): void {
-    if (this.#destroyed) return;
-    // A Buffer, handed on as it is: the HTTP front and the frame reader give
-    // the application plain Uint8Array views only.
-    this.#sink!.data(chunk);
-  }
-
-  onEnd(): void {
-    if (this.#destroyed || this.#inputEnded) return;
-    this.#inputEnded = true;
-    this.#sink!.end(undefined);
-  }
-
-  /** Resolves once the socket is closed (made when first asked for). */
-  get closed(): Promise<void> {
-    return this.#signals.closed;
-  }
-
-  /** Told, by a direct call, when the socket is closed. */
-  set closeListener(listener: SocketCloseListener | null) {
-    this.#signals.closeListener = listener;
-  }
-
   get bufferedAmount(): number {
     return this.#socket.writableLength;
-  }
-
-  start(sink: TransportSink): void {
-    if (this.#sink !== null) throw new Error("a transport starts once");
-    this.#sink = sink;
-    const socket = this.#socket;
-    socket.on("data", onSocketData);
-    socket.on("end", onSocketEnd);
-    socket.resume();
   }
 
   pause(): void {
@@ -141,12 +93,24 @@ class NodeSocketTransport implements SocketTransport {
   }
 
   resume(): void {
-    if (!this.#destroyed) this.#socket.resume();
+    if (!this.destroyed) this.#socket.resume();
   }
 
-  // Per write in order: its chunk and `done` (null when none was given); Node calls write callbacks in order.
-  #written: (Uint8Array | ((chunk: Uint8Array) => void) | null)[] | null = null;
-  #afterWriteCallback: (() => void) | null = null;
+  protected startInput(): void {
+    // Buffers, handed on as they are: the HTTP front and the frame reader give
+    // the application plain Uint8Array views only.
+    const socket = this.#socket;
+    socket.on("data", onSocketData);
+    socket.on("end", onSocketEnd);
+    socket.resume();
+  }
+
+  protected send(chunk: Uint8Array, done: ((chunk: Uint8Array) => void) | undefined): boolean {
+    (this.#written ??= []).push(done === undefined ? null : chunk, done ?? null);
+    // A bound method, not an arrow function: no context made on every call of `send`.
+    this.#socket.write(chunk, this.#afterWriteCallback ??= this.#afterWrite.bind(this));
+    return true;
+  }
 
   #afterWrite(): void {
     const written = this.#written!;
@@ -155,46 +119,19 @@ class NodeSocketTransport implements SocketTransport {
       const done = written.shift() as ((chunk: Uint8Array) => void) | null;
       if (done !== null) done(chunk!);
     }
-    const buffered = this.#socket.writableLength;
-    if (buffered === 0) this.#signals.wake();
-    if (this.#destroyed || buffered >= this.#highWaterMark) return;
-    // Also on an empty queue: a session may wait with a lower mark than ours.
-    if (this.#needDrain || buffered === 0) {
-      this.#needDrain = false;
-      this.#sink?.drain();
-    }
+    this.progressed();
   }
 
-  write(chunk: Uint8Array, done?: (chunk: Uint8Array) => void): boolean {
-    if (this.#outputEnded || this.#destroyed) return false;
-    (this.#written ??= []).push(done === undefined ? null : chunk, done ?? null);
-    this.#socket.write(chunk, this.#afterWriteCallback ??= () => this.#afterWrite());
-    if (this.#socket.writableLength >= this.#highWaterMark) {
-      this.#needDrain = true;
-      return false;
-    }
-    return true;
-  }
-
-  flushed(): Promise<void> {
-    if (this.#destroyed || this.#socket.writableLength === 0) return Promise.resolve();
-    return this.#signals.wait();
-  }
-
-  end(): void {
-    if (this.#outputEnded || this.#destroyed) return;
-    this.#outputEnded = true;
+  protected shutdownOutput(): void {
     this.#socket.end();
   }
 
-  destroy(): void {
-    if (this.#destroyed) return;
-    this.#destroyed = true;
-    this.#socket.destroy();
-  }
+  // Node closes the socket itself once both sides ended, and then says so ('close').
+  protected closeWhenDone(): void {}
 
-  redirect(sink: TransportSink): void {
-    this.#sink = sink;
+  protected closeSocket(): boolean {
+    this.#socket.destroy();
+    return false; // 'close' follows
   }
 
   cork(): void {
