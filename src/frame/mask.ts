@@ -10,14 +10,18 @@ import { createSimdMask, type SimdMask } from "./mask_simd.ts";
 // view (a typed-array view costs 50–150 ns to create on V8 and JSC).
 const WORD_THRESHOLD = 128;
 // From this many bytes the SIMD path (two copies and a wasm call per block)
-// beats the word loop: ~512 B on V8, ~4 KiB on JSC (bench/NOTES.md, 2026-12-06).
-const SIMD_THRESHOLD = 1024;
+// beats the word loop: from 512 B–1 KiB on V8 (Node, Deno), only from
+// 8–16 KiB on JavaScriptCore (Bun), whose word loop runs twice V8's speed and
+// which was 10–40 % slower through SIMD at 1–8 KiB (bench/NOTES.md,
+// 2026-12-06): the one choice here made by runtime rather than by feature.
+const SIMD_THRESHOLD = (globalThis as { Bun?: unknown }).Bun === undefined ? 1024 : 8192;
 // Bytes per round trip through wasm memory: copy in, XOR, copy out while the
 // block is still in L1 (8–32 KiB measured alike; 64 KiB and whole-payload slower).
 const SIMD_BLOCK = 16384;
 // The block sits in wasm memory at the payload's address mod 64, so neither
-// copy has its source and target 1–63 bytes apart mod 4 KiB: `rep movsb` on
-// AMD Zen (Bun's `set`) runs 10–15× slower at such offsets.
+// copy's target lies 1–15 bytes past its source mod 4 KiB: there `set`'s
+// memcpy (`rep movsb` on AMD Zen, all three runtimes) runs 10–40× slower.
+// (Assumes ArrayBuffers start 16-byte aligned, as V8's and JSC's do.)
 const SIMD_ALIGN = 64;
 const keyBytes = new Uint8Array(4);
 // Int32, not Uint32: its elements stay small integers to the JIT, never heap numbers.
@@ -68,9 +72,10 @@ export function applyMask(
 /**
  * `applyMask` with the key as four bytes, `k0` applying to `data[start]`:
  * what the frame reader calls, so that it keeps its key in four numbers
- * rather than an array of its own. Ranges of 1 KiB and more go through
- * WebAssembly SIMD where the engine has it (16 KiB blocks copied into wasm
- * memory, XORed there and copied back), shorter ones through `maskWords`.
+ * rather than an array of its own. Ranges of 1 KiB and more (8 KiB on Bun)
+ * go through WebAssembly SIMD where the engine has it (16 KiB blocks copied
+ * into wasm memory, XORed there and copied back), shorter ones through
+ * `maskWords`.
  */
 export function maskWithKey(
   data: Uint8Array,
@@ -119,8 +124,8 @@ function loadSimd(): boolean {
 
 /**
  * Whether `maskWithKey` and `applyMask` take the WebAssembly SIMD path for
- * ranges of 1 KiB and more (instantiating it if not done yet); `false` where
- * the engine lacks WebAssembly SIMD. For tests and benchmarks.
+ * large ranges (instantiating it if not done yet); `false` where the engine
+ * lacks WebAssembly SIMD. For tests and benchmarks.
  */
 export function simdMaskAvailable(): boolean {
   return loadSimd();
