@@ -1,7 +1,7 @@
 /**
  * What a socket transport tells the layers above besides data: that its
- * write queue emptied (`flushed()`), and that the socket is closed. Shared
- * by the engines. Nothing here allocates until someone waits: an idle
+ * write queue emptied (`flushed()`), and that the socket is closed. Held by
+ * `SocketTransportBase`. Nothing here allocates until someone waits: an idle
  * connection holds no promise and no closure for either.
  *
  * @module
@@ -15,7 +15,7 @@ export interface SocketCloseListener {
 
 const RESOLVED: Promise<void> = Promise.resolve();
 
-/** A socket's flush waiters and closed state; the engines' transports hold one each. */
+/** A socket's flush waiters and closed state; each socket transport holds one. */
 export class SocketSignals {
   #waiters: (() => void)[] | null = null;
   #closed = false;

@@ -1,5 +1,7 @@
 /**
- * What an engine hands the HTTP front for each accepted socket.
+ * What an engine hands the HTTP front for each accepted socket. The
+ * engines' transports extend `SocketTransportBase`
+ * (`socket_transport_base.ts`), which holds all but their system calls.
  *
  * @module
  */
