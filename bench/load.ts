@@ -79,14 +79,6 @@ function main(): void {
   const started = new Date();
   const loadStart = systemLoad();
   const runDir = resolve(bench, `.out/load-${stamp(started)}`);
-  mkdirSync(runDir, { recursive: true });
-
-  console.error(`building wsbench from ${wsbenchDir} into ${relative(root, binDir)}/`);
-  const build = spawnSync("sh", [resolve(wsbenchDir, "build.sh"), binDir], { stdio: "inherit" });
-  if (build.status !== 0) {
-    console.error("wsbench build failed");
-    process.exit(1);
-  }
 
   const echo = resolve(root, process.env.HYBI_ECHO ?? "examples/echo.ts");
   const floor = resolve(bench, "floor");
@@ -141,6 +133,15 @@ function main(): void {
   if (missing.length > 0) console.error(`note: SERVERS names ${missing.join(", ")}, left out (no echo server)`);
   const shown = all.filter((s) => !selected || selected.includes(s.name));
   const measured = shown.map((s) => s.name);
+
+  mkdirSync(runDir, { recursive: true });
+
+  console.error(`building wsbench from ${wsbenchDir} into ${relative(root, binDir)}/`);
+  const build = spawnSync("sh", [resolve(wsbenchDir, "build.sh"), binDir], { stdio: "inherit" });
+  if (build.status !== 0) {
+    console.error("wsbench build failed");
+    process.exit(1);
+  }
 
   const meta: LoadMeta = {
     date: started.toISOString(),
