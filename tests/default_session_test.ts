@@ -14,7 +14,8 @@ import {
   type WebSocketUpgradeOptions,
 } from "../mod.ts";
 import process from "node:process";
-import { delay, hex, pipe, type TestClient, upgradeRequest } from "./_helpers/client.ts";
+import { hex, pipe, type TestClient, upgradeRequest } from "./_helpers/client.ts";
+import { delay } from "./_helpers/wait.ts";
 
 type Handler = (s: DefaultWebSocketSession) => Promise<void> | void;
 

@@ -16,6 +16,7 @@ import { interpretHead } from "../src/http/request_framing.ts";
 import { HttpServer } from "../src/http/server.ts";
 import { cutPoints, fuzzParameters, mutate, mutation } from "./_helpers/fuzz.ts";
 import { MemoryTransport } from "./_helpers/memory_transport.ts";
+import { within } from "./_helpers/wait.ts";
 
 const LIMITS: HeadLimits = { maxHeadBytes: 4096, maxHeaderCount: 20, maxRequestLineLength: 1024 };
 const PARSER_STATUSES = new Set([400, 414, 431, 505]);
@@ -230,19 +231,18 @@ async function serveBytes(bytes: Uint8Array, points: number[]): Promise<{ status
   let prev = 0;
   for (const cut of [...points, bytes.length]) {
     if (t.destroyed || t.inputEnded) break;
-    if (cut > prev) t.send(bytes.slice(prev, cut));
+    if (cut > prev) t.push(bytes.slice(prev, cut));
     prev = cut;
     await Promise.resolve();
   }
   if (!t.inputEnded && !t.destroyed) t.endInput();
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const closed = await Promise.race([
-    t.closed.then(() => true),
-    new Promise<boolean>((r) => timer = setTimeout(() => r(false), 5000)),
-  ]);
-  clearTimeout(timer);
-  assert.ok(closed, `the connection did not close; written: ${JSON.stringify(t.text().slice(0, 300))}`);
-  await server.shutdown({ timeout: 100 });
+  await within(t.closed, {
+    message: () => `the connection to close; written: ${JSON.stringify(t.text().slice(0, 300))}`,
+  });
+  // Everything is closed: shutdown has nothing to wait for (its 100 ms only bounds the wait for sessions).
+  await within(server.shutdown({ timeout: 100 }), {
+    message: () => `server.shutdown() to resolve (${server.sessionCount} session jobs not ended)`,
+  });
   assert.deepEqual(errors, [], "nothing reached onError");
   // Status lines at the start of each response (a 101 ends the HTTP part).
   const statuses: number[] = [];

@@ -32,8 +32,8 @@ test("keep-alive and pipelining: requests are answered in order on one connectio
     return new Response(`path ${path}`);
   });
   const t = connect();
-  t.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HT");
-  t.send("TP/1.1\r\nHost: x\r\n\r\n");
+  t.push("GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HT");
+  t.push("TP/1.1\r\nHost: x\r\n\r\n");
   const text = await t.until((s) => count(s, "HTTP/1.1 200") === 3);
   const responses = parseResponses(text);
   assert.deepEqual(responses.map((r) => r.body), ["path /slow", "path /a", "path /b"]);
@@ -58,7 +58,7 @@ test("the handler sees method, URL, headers and the remote address", async () =>
     return new Response(null, { status: 204 });
   });
   const t = connect();
-  t.send("DELETE /items/1?x=%20y HTTP/1.1\r\nHost: example.com:9\r\nX-Custom:  v  \r\n\r\n");
+  t.push("DELETE /items/1?x=%20y HTTP/1.1\r\nHost: example.com:9\r\nX-Custom:  v  \r\n\r\n");
   await t.until((s) => s.includes("204"));
   assert.deepEqual(got, {
     method: "DELETE",
@@ -79,7 +79,7 @@ test("request bodies: Content-Length and chunked, split anywhere, then the next 
   const input = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world" +
     "PUT / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n1;ext\r\n \r\n5\r\nworld\r\n0\r\n\r\n" +
     "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
-  for (let i = 0; i < input.length; i += 7) t.send(input.slice(i, i + 7));
+  for (let i = 0; i < input.length; i += 7) t.push(input.slice(i, i + 7));
   const text = await t.until((s) => count(s, "HTTP/1.1 200") === 3);
   assert.deepEqual(parseResponses(text).map((r) => r.body), ["POST hello world", "PUT hello world", "GET "]);
   await server.shutdown();
@@ -88,10 +88,10 @@ test("request bodies: Content-Length and chunked, split anywhere, then the next 
 test("a body the handler does not read is skipped, and the connection goes on", async () => {
   const { server, connect } = setup((req) => new Response(`ok ${req.method}`));
   const t = connect();
-  t.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n");
+  t.push("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n");
   await t.until((s) => s.includes("ok POST"));
-  t.send(new Uint8Array(100000));
-  t.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  t.push(new Uint8Array(100000));
+  t.push("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
   await t.until((s) => s.includes("ok GET"));
   await server.shutdown();
 });
@@ -103,14 +103,14 @@ test("request-body backpressure: a handler that does not read stops the socket",
     return new Response(`read ${(await req.arrayBuffer()).byteLength}`);
   });
   const t = connect();
-  t.send("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n");
-  for (let i = 0; i < 2; i++) t.send(new Uint8Array(100000));
+  t.push("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n");
+  for (let i = 0; i < 2; i++) t.push(new Uint8Array(100000));
   await delay(10);
   assert.equal(t.paused, true);
   release();
   await delay(10);
   assert.equal(t.paused, false);
-  t.send(new Uint8Array(100000));
+  t.push(new Uint8Array(100000));
   await t.until((s) => s.includes("read 300000"));
   await server.shutdown();
 });
@@ -118,9 +118,9 @@ test("request-body backpressure: a handler that does not read stops the socket",
 test("Expect: 100-continue gets 100 Continue before the body", async () => {
   const { server, connect } = setup(async (req) => new Response(await req.text()));
   const t = connect();
-  t.send("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
+  t.push("POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
   await t.until((s) => s.startsWith("HTTP/1.1 100 Continue\r\n\r\n"));
-  t.send("hi");
+  t.push("hi");
   await t.until((s) => s.endsWith("\r\n\r\nhi"));
   await server.shutdown();
 });
@@ -157,7 +157,7 @@ test("responses: streamed bodies are chunked, HEAD has no body, a declared Conte
     return new Response("x".repeat(1000), { headers: { "x-kind": "fixed" } });
   });
   const t = connect();
-  t.send("GET /stream HTTP/1.1\r\nHost: x\r\n\r\nGET /declared HTTP/1.1\r\nHost: x\r\n\r\n");
+  t.push("GET /stream HTTP/1.1\r\nHost: x\r\n\r\nGET /declared HTTP/1.1\r\nHost: x\r\n\r\n");
   const text = await t.until((s) => count(s, "HTTP/1.1 200") === 2 && s.endsWith("ABC"));
   const [streamed, declared] = parseResponses(text);
   assert.equal(streamed.headers.get("transfer-encoding"), "chunked");
@@ -165,7 +165,7 @@ test("responses: streamed bodies are chunked, HEAD has no body, a declared Conte
   assert.equal(declared.headers.get("content-length"), "3");
   assert.equal(declared.body, "ABC");
   const before = t.text().length;
-  t.send("HEAD /fixed HTTP/1.1\r\nHost: x\r\n\r\nGET /fixed HTTP/1.1\r\nHost: x\r\n\r\n");
+  t.push("HEAD /fixed HTTP/1.1\r\nHost: x\r\n\r\nGET /fixed HTTP/1.1\r\nHost: x\r\n\r\n");
   const after = (await t.until((s) => count(s.slice(before), "HTTP/1.1 200") === 2 && s.endsWith("x"))).slice(before);
   const headEnd = after.indexOf("\r\n\r\n") + 4;
   assert.match(after.slice(0, headEnd), /content-length: 1000\r\n/);
@@ -189,7 +189,7 @@ test("a body that breaks its Content-Length drops the connection instead of corr
     )
   );
   const t = connect();
-  t.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  t.push("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
   await t.closed;
   assert.equal(t.destroyed, true);
   assert.equal(errors.length, 1);
@@ -199,18 +199,18 @@ test("a body that breaks its Content-Length drops the connection instead of corr
 test("Connection: close, HTTP/1.0 and HTTP/1.0 keep-alive", async () => {
   const { server, connect } = setup(() => new Response("hi"));
   const closing = connect();
-  closing.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  closing.push("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   await closing.until((s) => s.endsWith("hi"));
   assert.match(closing.text(), /connection: close\r\n/);
   assert.equal(closing.outputEnded, true);
 
   const old = connect();
-  old.send("GET / HTTP/1.0\r\n\r\n");
+  old.push("GET / HTTP/1.0\r\n\r\n");
   await old.until((s) => s.endsWith("hi"));
   assert.equal(old.outputEnded, true);
 
   const kept = connect();
-  kept.send("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  kept.push("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
   await kept.until((s) => s.endsWith("hi"));
   assert.match(kept.text(), /connection: keep-alive\r\n/);
   assert.equal(kept.outputEnded, false);
@@ -231,7 +231,7 @@ test("an HTTP/1.0 client gets an unknown-length body delimited by the end of the
     )
   );
   const t = connect();
-  t.send("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+  t.push("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
   await t.until((s) => s.endsWith("AB") && t.outputEnded);
   const head = t.text();
   assert.doesNotMatch(head, /transfer-encoding|content-length/);
@@ -250,7 +250,7 @@ test("handler failures: 500 and the connection keeps serving; HandshakeError ans
     return new Response("fine");
   });
   const t = connect();
-  t.send(
+  t.push(
     "GET /throw HTTP/1.1\r\nHost: x\r\n\r\nGET /reject HTTP/1.1\r\nHost: x\r\n\r\nGET /junk HTTP/1.1\r\nHost: x\r\n\r\n" +
       "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
   );
@@ -258,7 +258,7 @@ test("handler failures: 500 and the connection keeps serving; HandshakeError ans
   assert.deepEqual(parseResponses(text).map((r) => r.status), [500, 500, 500, 200]);
   assert.equal(errors.length, 3);
   const bad = connect();
-  bad.send("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
+  bad.push("GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
   await bad.until((s) => s.includes("\r\n\r\n") && bad.outputEnded);
   assert.equal(parseResponses(bad.text())[0].status, 426);
   await server.shutdown();
@@ -279,7 +279,7 @@ test("bad heads get 400/414/431/501/505 and the connection is closed", async () 
   ];
   for (const [input, status] of cases) {
     const t = connect();
-    t.send(input);
+    t.push(input);
     const text = await t.until(() => t.outputEnded);
     assert.equal(parseResponses(text)[0].status, status, input.slice(0, 40));
     assert.match(text, /connection: close/);
@@ -290,7 +290,7 @@ test("bad heads get 400/414/431/501/505 and the connection is closed", async () 
 test("a chunked body over maxBodySize is 413", async () => {
   const { server, connect } = setup(async (req) => new Response(await req.text()), { maxBodySize: 8 });
   const t = connect();
-  t.send("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n");
+  t.push("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n5\r\nworld\r\n0\r\n\r\n");
   const text = await t.until(() => t.outputEnded);
   assert.equal(parseResponses(text)[0].status, 413);
   await server.shutdown();
@@ -299,9 +299,9 @@ test("a chunked body over maxBodySize is 413", async () => {
 test("head timeout: a slow head gets 408; an idle keep-alive connection is closed quietly", async () => {
   const { server, connect } = setup(() => new Response("ok"), { headTimeout: 60, idleTimeout: 60 });
   const slow = connect();
-  slow.send("GET / HT");
+  slow.push("GET / HT");
   await delay(30);
-  slow.send("TP/1.1\r\n");
+  slow.push("TP/1.1\r\n");
   const text = await slow.until(() => slow.outputEnded);
   assert.equal(parseResponses(text)[0].status, 408);
 
@@ -310,7 +310,7 @@ test("head timeout: a slow head gets 408; an idle keep-alive connection is close
   assert.equal(silent.text(), "");
 
   const idle = connect();
-  idle.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  idle.push("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
   await idle.until((s) => s.endsWith("ok"));
   assert.equal(idle.outputEnded, false);
   await idle.until(() => idle.outputEnded);
@@ -321,10 +321,10 @@ test("head timeout: a slow head gets 408; an idle keep-alive connection is close
 test("an upgrade over HTTP/1.0 or with a body is refused with 400", async () => {
   const { server, connect } = setup((req) => new WebSocketUpgrade(req, null, () => {}));
   const old = connect();
-  old.send(WS_HEAD.replace("HTTP/1.1", "HTTP/1.0"));
+  old.push(WS_HEAD.replace("HTTP/1.1", "HTTP/1.0"));
   assert.equal(parseResponses(await old.until(() => old.outputEnded))[0].status, 400);
   const withBody = connect();
-  withBody.send(WS_HEAD.replace("\r\n\r\n", "\r\nContent-Length: 2\r\n\r\nhi"));
+  withBody.push(WS_HEAD.replace("\r\n\r\n", "\r\nContent-Length: 2\r\n\r\nhi"));
   assert.equal(parseResponses(await withBody.until(() => withBody.outputEnded))[0].status, 400);
   await server.shutdown();
 });
@@ -345,7 +345,7 @@ test("upgrade: 101 is written, and a frame sent with the head reaches the sessio
   const both = new Uint8Array(head.length + frame.length);
   both.set(head);
   both.set(frame, head.length);
-  t.send(both);
+  t.push(both);
   const text = await t.until((s) => s.includes("first"));
   assert.ok(text.startsWith("HTTP/1.1 101 Switching Protocols\r\n"));
   assert.match(text, /sec-websocket-accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n/);
@@ -367,7 +367,7 @@ test("upgrade: 101 is written, and a frame sent with the head reaches the sessio
   await t.until(() => frames().some((f) => f instanceof Frame.Close));
   const close = frames().find((f) => f instanceof Frame.Close) as InstanceType<typeof Frame.Close>;
   assert.equal(close.readReason()?.code, CloseCode.GoingAway);
-  t.send(writer.encode(new Frame.Close()));
+  t.push(writer.encode(new Frame.Close()));
   t.endInput();
   await stopping;
   assert.equal(t.destroyed, true);
@@ -381,7 +381,7 @@ test("shutdown: idle connections close at once, a response in progress finishes 
   });
   const idle = connect();
   const busy = connect();
-  busy.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  busy.push("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
   await delay(5);
   const stopping = server.shutdown();
   assert.equal(idle.outputEnded, true);
@@ -402,7 +402,7 @@ test("a HandshakeError thrown by the handler is answered with its response", asy
     throw new HandshakeError("WS_ERR_BAD_HANDSHAKE", 403, "origin not allowed");
   });
   const t = connect();
-  t.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  t.push("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
   const [r] = parseResponses(await t.until(() => t.outputEnded));
   assert.equal(r.status, 403);
   assert.equal(r.body, "origin not allowed\n");

@@ -21,7 +21,8 @@ import {
   WebSocketError,
   WebSocketUpgrade,
 } from "../mod.ts";
-import { delay, pipe, type TestClient, upgradeRequest } from "./_helpers/client.ts";
+import { pipe, type TestClient, upgradeRequest } from "./_helpers/client.ts";
+import { delay } from "./_helpers/wait.ts";
 import { deflateAlone, inflateAlone, StreamDeflater, StreamInflater } from "./_helpers/zlib_peer.ts";
 
 const utf8 = new TextEncoder();

@@ -1,7 +1,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { CloseReason, Frame, upgradeWebSocketStream } from "../mod.ts";
-import { delay, hex, pipe, upgradeRequest } from "./_helpers/client.ts";
+import { hex, pipe, upgradeRequest } from "./_helpers/client.ts";
+import { delay } from "./_helpers/wait.ts";
 
 test("WebSocketStream-style echo: readable piped to writable, closed resolves after the handshake", async () => {
   const p = pipe();

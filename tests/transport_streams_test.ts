@@ -29,15 +29,15 @@ test("both streams carry the same transport under TRANSPORT", () => {
 
 test("read directly, the input gives the bytes read after the head first, then the socket's, then its end", async () => {
   const { socket, upgraded } = handedOver(bytes(1, 2));
-  socket.send(bytes(3)); // arrives before anyone reads: held, and the socket paused
+  socket.push(bytes(3)); // arrives before anyone reads: held, and the socket paused
   assert.equal(socket.paused, true);
   const { input, output } = transportStreams(upgraded);
   const reader = input.getReader();
   assert.deepEqual((await reader.read()).value, bytes(1, 2, 3));
-  socket.send(bytes(4));
+  socket.push(bytes(4));
   assert.deepEqual((await reader.read()).value, bytes(4));
   // Node's and Bun's engines pass their Buffers on; a reader gets plain Uint8Arrays.
-  socket.send(Buffer.from([5, 6]));
+  socket.push(Buffer.from([5, 6]));
   const fromBuffer = (await reader.read()).value!;
   assert.equal(fromBuffer.constructor, Uint8Array);
   assert.deepEqual(fromBuffer, bytes(5, 6));
@@ -59,12 +59,12 @@ test("a session over the streams without the TRANSPORT shortcut works the same",
   identity.readable.pipeTo(output);
   const job = new WebSocketUpgrade(upgradeRequest(), null, rawEcho).upgrade(plainInput, identity.writable);
   const writer = new FrameWriter({ masking: true });
-  socket.send(writer.encode(new Frame.Text("through the streams")));
+  socket.push(writer.encode(new Frame.Text("through the streams")));
   await socket.until(() => socket.bytes().length >= 21);
   const reader = new FrameReader({ role: "client" });
   reader.push(socket.bytes());
   assert.equal(reader.read()?.readText(), "through the streams");
-  socket.send(writer.encode(new Frame.Close()));
+  socket.push(writer.encode(new Frame.Close()));
   await socket.until(() => socket.outputEnded);
   socket.endInput();
   await job;

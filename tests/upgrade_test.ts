@@ -10,7 +10,8 @@ import {
   WebSocketUpgrade,
   type WebSocketUpgradeOptions,
 } from "../mod.ts";
-import { delay, hex, pipe, upgradeRequest } from "./_helpers/client.ts";
+import { hex, pipe, upgradeRequest } from "./_helpers/client.ts";
+import { delay } from "./_helpers/wait.ts";
 
 function start(
   handle: (s: RawWebSocketSession) => Promise<void> | void,

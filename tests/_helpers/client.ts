@@ -1,10 +1,13 @@
 /**
  * A WebSocket client written for the tests: it masks as a client must and
  * parses with its own FrameReader in the client role, over an in-memory
- * byte-stream pair whose other end is what `upgrade()` gets.
+ * connection whose other end is what `upgrade()` gets: a
+ * {@linkcode MemoryTransport} attached to its streams, as an engine's
+ * (`pipe()`), or plain web streams (`streamPipe()`).
  */
 import { type Frame, FrameReader, FrameWriter } from "../../mod.ts";
 import { concatBytes } from "./bytes.ts";
+import { MemoryTransport } from "./memory_transport.ts";
 
 export const UPGRADE_HEADERS: Record<string, string> = {
   upgrade: "websocket",
@@ -26,18 +29,28 @@ export interface Pipe {
   client: TestClient;
 }
 
+/** The client's end of a connection, as the test client uses it. */
+export interface ClientEnd {
+  /** Sends bytes; resolves once the server has taken them. */
+  write(bytes: Uint8Array): Promise<void>;
+  /** Ends the client's output (a TCP FIN). */
+  close(): Promise<void>;
+  /** Drops the client's side (a TCP reset, as far as the server can tell). */
+  abort(reason?: unknown): Promise<void>;
+  /** The next bytes from the server; null once it ended its output; rejects when it dropped the connection. */
+  read(): Promise<Uint8Array | null>;
+}
+
 export class TestClient {
-  readonly #writer: WritableStreamDefaultWriter<Uint8Array>;
-  readonly #reader: ReadableStreamDefaultReader<Uint8Array>;
+  readonly #end: ClientEnd;
   readonly #frames = new FrameReader({ role: "client", maxFrameSize: Infinity });
   readonly #encoder = new FrameWriter({ masking: true });
   #ended = false;
-  /** Everything the server wrote, in order. */
+  /** Everything the server wrote, in order, as the client read it. */
   readonly received: Uint8Array[] = [];
 
-  constructor(writer: WritableStreamDefaultWriter<Uint8Array>, reader: ReadableStreamDefaultReader<Uint8Array>) {
-    this.#writer = writer;
-    this.#reader = reader;
+  constructor(end: ClientEnd) {
+    this.#end = end;
   }
 
   /** Accepts RSV bits on the server's frames (for a negotiated extension such as permessage-deflate). */
@@ -45,9 +58,9 @@ export class TestClient {
     this.#frames.allowedRsv = bits;
   }
 
-  /** Sends raw bytes to the server. */
+  /** Sends raw bytes to the server; resolves once the server has taken them. */
   async sendBytes(bytes: Uint8Array): Promise<void> {
-    await this.#writer.write(bytes);
+    await this.#end.write(bytes);
   }
 
   /** Sends frames, masked, in one chunk. */
@@ -57,12 +70,12 @@ export class TestClient {
 
   /** Ends the client's output (a TCP FIN). */
   async end(): Promise<void> {
-    await this.#writer.close();
+    await this.#end.close();
   }
 
   /** Aborts the client's output (a TCP reset, as far as the server can tell). */
   async abort(reason?: unknown): Promise<void> {
-    await this.#writer.abort(reason);
+    await this.#end.abort(reason);
   }
 
   /** The next frame from the server, or null once the server closed its output. */
@@ -71,13 +84,13 @@ export class TestClient {
       const frame = this.#frames.read();
       if (frame !== null) return frame;
       if (this.#ended) return null;
-      const { value, done } = await this.#reader.read();
-      if (done) {
+      const bytes = await this.#end.read();
+      if (bytes === null) {
         this.#ended = true;
         continue;
       }
-      this.received.push(value.slice());
-      this.#frames.push(value);
+      this.received.push(bytes);
+      this.#frames.push(bytes);
     }
   }
 
@@ -89,19 +102,55 @@ export class TestClient {
   }
 }
 
-export function pipe(): Pipe {
-  const toServer = new TransformStream<Uint8Array, Uint8Array>();
-  const toClient = new TransformStream<Uint8Array, Uint8Array>();
-  return {
-    input: toServer.readable,
-    output: toClient.writable,
-    client: new TestClient(toServer.writable.getWriter(), toClient.readable.getReader()),
-  };
+/** A {@linkcode Pipe} over a memory transport, which the client reads and writes. */
+export interface TransportPipe extends Pipe {
+  /** The server's socket, as an engine's; `bufferedAmount` is what the client has not read yet. */
+  transport: MemoryTransport;
 }
 
-/** Resolves after `ms` milliseconds. */
-export function delay(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+/**
+ * A connection as an engine makes it: the streams carry a
+ * {@linkcode MemoryTransport} under `TRANSPORT`, so `upgrade()` runs the
+ * session on the transport directly (deferred flushes, batches handed over
+ * and reused, corked large frames), as over a socket. What the server
+ * writes waits in the transport until the client reads it.
+ *
+ * @param options.highWaterMark The transport's high-water mark (the
+ *   engine's `writeHighWaterMark`); default 1 MiB.
+ */
+export function pipe(options: { highWaterMark?: number } = {}): TransportPipe {
+  const transport = new MemoryTransport({ autoRead: false, highWaterMark: options.highWaterMark });
+  const { input, output } = transport.streams();
+  const end: ClientEnd = {
+    write: (bytes) => transport.push(bytes),
+    close: () => transport.endInput(),
+    abort: (reason) => Promise.resolve(transport.resetInput(reason)),
+    read: () => transport.read(),
+  };
+  return { input, output, transport, client: new TestClient(end) };
+}
+
+/**
+ * A connection over plain web streams (identity `TransformStream`s), as an
+ * application that hands `upgrade()` streams of its own: no transport is
+ * attached, so `upgrade()` falls back to `StreamTransport`.
+ */
+export function streamPipe(): Pipe {
+  const toServer = new TransformStream<Uint8Array, Uint8Array>();
+  const toClient = new TransformStream<Uint8Array, Uint8Array>();
+  const writer = toServer.writable.getWriter();
+  const reader = toClient.readable.getReader();
+  const end: ClientEnd = {
+    write: (bytes) => writer.write(bytes),
+    close: () => writer.close(),
+    abort: (reason) => writer.abort(reason),
+    async read() {
+      const { value, done } = await reader.read();
+      // A copy: the server's transport may reuse what it wrote.
+      return done ? null : value.slice();
+    },
+  };
+  return { input: toServer.readable, output: toClient.writable, client: new TestClient(end) };
 }
 
 /** Bytes from hex such as "81 05 48 65". */

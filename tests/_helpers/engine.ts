@@ -34,7 +34,8 @@ export async function rawEcho(session: RawWebSocketSession): Promise<void> {
   }
 }
 
-export const delay = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+// Some suites import `delay` from here; the one definition is in wait.ts.
+export { delay } from "./wait.ts";
 
 /** Resolves with the next `type` event of a web WebSocket (rejects on `error` when waiting for `open`). */
 export function next<T extends Event>(ws: WebSocket, type: "open" | "message" | "close"): Promise<T> {
