@@ -15,7 +15,7 @@ import {
 } from "../mod.ts";
 import process from "node:process";
 import { hex, pipe, type TestClient, upgradeRequest } from "./_helpers/client.ts";
-import { delay } from "./_helpers/wait.ts";
+import { until } from "./_helpers/wait.ts";
 
 type Handler = (s: DefaultWebSocketSession) => Promise<void> | void;
 
@@ -33,7 +33,7 @@ function start(handler: Handler, options: DefaultSessionOptions = {}, upgradeOpt
     upgradeOptions,
   );
   const job = upgrade.upgrade(p.input, p.output);
-  return { client: p.client, job, session: () => session };
+  return { client: p.client, transport: p.transport, job, session: () => session };
 }
 
 async function echo(session: DefaultWebSocketSession): Promise<void> {
@@ -343,8 +343,10 @@ test("pingInterval sends pings; an answered ping keeps the session, a silent pee
 
 test("frames that reached the RAW session before the default session took over are replayed", async () => {
   const p = pipe();
+  let arrived!: () => void;
+  const framesIn = new Promise<void>((resolve) => arrived = resolve);
   const upgrade = new WebSocketUpgrade(upgradeRequest(), null, async (raw) => {
-    await delay(30); // frames arrive meanwhile and queue in the RAW session
+    await framesIn; // the frames arrive meanwhile and queue in the RAW session
     await runDefaultSession(raw, echo);
   });
   const job = upgrade.upgrade(p.input, p.output);
@@ -353,6 +355,9 @@ test("frames that reached the RAW session before the default session took over a
     new Frame.Continuation(hex("21"), true),
     new Frame.Ping(hex("07")),
   );
+  // The server has read them (send resolves once it has), and the RAW session has not answered the ping.
+  assert.equal(p.transport.bufferedAmount + p.transport.written.length, 0);
+  arrived();
   const pong = await p.client.next();
   assert.ok(pong instanceof Frame.Pong);
   assert.equal((await p.client.next())?.readText(), "early!");
@@ -389,7 +394,7 @@ test("10,000,000 empty continuation frames do not grow memory: a message costs i
     peak = Math.max(peak, process.memoryUsage().heapUsed);
   }
   await client.send(new Frame.Continuation(new TextEncoder().encode("b"), true));
-  while (length < 0) await delay(1);
+  await until(() => length >= 0, { message: "the message to complete" });
   assert.equal(length, 2);
   const growth = (peak - before) / 1024 / 1024;
   // A list of 10,000,000 fragments would take hundreds of MiB; chunks in flight take a few.
@@ -406,12 +411,13 @@ test("a ping flood from a peer that does not read: every ping gets its pong, and
   );
   const flood = new Uint8Array(frames.reduce((n, f) => n + f.length, 0));
   frames.reduce((o, f) => (flood.set(f, o), o + f.length), 0);
-  const { client, job, session } = start(echo, {}, { writeHighWaterMark: 16 * 1024 });
+  const { client, transport, job, session } = start(echo, {}, { writeHighWaterMark: 16 * 1024 });
   await client.sendBytes(flood);
-  await delay(50);
+  await until(() => session().bufferedAmount >= 16 * 1024, { message: "pongs to fill the queue" });
   // Without the wait, all 2000 pongs (254 KB) would be queued now.
   const queued = session().bufferedAmount;
   assert.ok(queued < 16 * 1024 + 200, `${queued} bytes of pongs queued for a peer that reads nothing`);
+  assert.equal(transport.paused, true, "the server stopped reading");
   for (let i = 0; i < pings; i++) {
     const pong = await client.next();
     assert.ok(pong instanceof Frame.Pong, `frame ${i}`);
@@ -438,8 +444,7 @@ test("maxQueuedBytes: sends that do not wait for a peer that does not read close
     {},
     { writeHighWaterMark: 256 * 1024, maxQueuedBytes: 1024 * 1024 },
   );
-  await delay(20);
-  assert.ok(errors.length > 40, `${errors.length} sends rejected`);
+  await until(() => errors.length > 40, { message: () => `more than 40 sends to reject (${errors.length} did)` });
   for (const e of errors) {
     assert.ok(e instanceof WebSocketError);
     assert.equal(e.code, ErrorCode.SendQueueFull);

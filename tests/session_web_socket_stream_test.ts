@@ -2,7 +2,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { CloseReason, Frame, upgradeWebSocketStream } from "../mod.ts";
 import { hex, pipe, upgradeRequest } from "./_helpers/client.ts";
-import { delay } from "./_helpers/wait.ts";
+import { delay, until } from "./_helpers/wait.ts";
 
 test("WebSocketStream-style echo: readable piped to writable, closed resolves after the handshake", async () => {
   const p = pipe();
@@ -35,7 +35,11 @@ test("the readable applies backpressure: unread messages stop the server reading
       written++;
     }
   })();
-  await delay(100);
+  await until(() => p.transport.paused, { message: "the server to stop reading" });
+  const taken = written;
+  // The point of the test: the client's writes make no progress while nobody reads.
+  await delay(20);
+  assert.equal(written, taken, "the server read on while nobody read");
   assert.ok(written < 16, `all ${written} messages were taken while nobody read`);
   const reader = readable.getReader();
   for (let i = 0; i < 16; i++) assert.equal(((await reader.read()).value as Uint8Array).length, big.length);

@@ -10,15 +10,16 @@ import {
   WebSocketUpgrade,
   type WebSocketUpgradeOptions,
 } from "../mod.ts";
-import { hex, pipe, upgradeRequest } from "./_helpers/client.ts";
-import { delay } from "./_helpers/wait.ts";
+import { hex, type Pipe, pipe, streamPipe, type TransportPipe, upgradeRequest } from "./_helpers/client.ts";
+import { delay, until } from "./_helpers/wait.ts";
 
-function start(
+/** Runs `handle` on a RAW session over `p` (an engine's transport by default). */
+function start<P extends Pipe = TransportPipe>(
   handle: (s: RawWebSocketSession) => Promise<void> | void,
   options: WebSocketUpgradeOptions = {},
   contexts: { engine?: AbortSignal; user?: AbortSignal } = {},
+  p: P = pipe() as Pipe as P,
 ) {
-  const p = pipe();
   const upgrade = new WebSocketUpgrade(upgradeRequest(), null, handle, options);
   const job = upgrade.upgrade(p.input, p.output, { signal: contexts.engine }, { signal: contexts.user });
   return { ...p, job };
@@ -34,39 +35,90 @@ async function echo(session: RawWebSocketSession): Promise<void> {
   }
 }
 
-test("an in-memory client and a RAW echo exchange text, binary, fragments, ping and close", async () => {
-  const { client, job } = start(echo);
-  assert.equal(job.isActive, true);
-  await client.send(new Frame.Text("héllo"));
-  const text = await client.next();
-  assert.ok(text instanceof Frame.Text);
-  assert.equal(text.readText(), "héllo");
+// Over an engine's streams (a transport under TRANSPORT) and over plain web streams (the StreamTransport fallback).
+for (const [over, connect] of [["an engine's transport", pipe], ["plain web streams", streamPipe]] as const) {
+  test(`an in-memory client and a RAW echo exchange text, binary, fragments, ping and close, over ${over}`, async () => {
+    const { client, job } = start(echo, {}, {}, connect());
+    assert.equal(job.isActive, true);
+    await client.send(new Frame.Text("héllo"));
+    const text = await client.next();
+    assert.ok(text instanceof Frame.Text);
+    assert.equal(text.readText(), "héllo");
 
-  const bytes = new Uint8Array(70_000).map((_, i) => i & 255);
-  await client.send(new Frame.Binary(bytes));
-  const bin = await client.next();
-  assert.ok(bin instanceof Frame.Binary);
-  assert.deepEqual(bin.data, bytes);
+    const bytes = new Uint8Array(70_000).map((_, i) => i & 255);
+    await client.send(new Frame.Binary(bytes));
+    const bin = await client.next();
+    assert.ok(bin instanceof Frame.Binary);
+    assert.deepEqual(bin.data, bytes);
 
-  // RAW: fragments and pings come through as they are; no reassembly, no auto-pong.
-  await client.send(new Frame.Text("ab", false), new Frame.Ping(hex("01 02")), new Frame.Continuation(hex("63"), true));
-  const got = [await client.next(), await client.next(), await client.next()];
-  assert.ok(got[0] instanceof Frame.Text && got[0].fin === false);
-  assert.ok(got[1] instanceof Frame.Ping);
-  assert.deepEqual(got[1].data, hex("01 02"));
-  assert.ok(got[2] instanceof Frame.Continuation && got[2].fin);
+    // RAW: fragments and pings come through as they are; no reassembly, no auto-pong.
+    await client.send(
+      new Frame.Text("ab", false),
+      new Frame.Ping(hex("01 02")),
+      new Frame.Continuation(hex("63"), true),
+    );
+    const got = [await client.next(), await client.next(), await client.next()];
+    assert.ok(got[0] instanceof Frame.Text && got[0].fin === false);
+    assert.ok(got[1] instanceof Frame.Ping);
+    assert.deepEqual(got[1].data, hex("01 02"));
+    assert.ok(got[2] instanceof Frame.Continuation && got[2].fin);
 
-  await client.send(new Frame.Close(new CloseReason(CloseCode.Normal, "done")));
-  const close = await client.next();
-  assert.ok(close instanceof Frame.Close);
-  assert.equal(close.readReason()?.code, 1000);
-  assert.equal(close.readReason()?.message, "done");
-  // The handler returned: the server ends its output, then the client ends its own.
-  assert.equal(await client.next(), null);
-  await client.end();
-  await job;
-  assert.equal(job.isActive, false);
-  assert.equal(job.isCancelled, false);
+    await client.send(new Frame.Close(new CloseReason(CloseCode.Normal, "done")));
+    const close = await client.next();
+    assert.ok(close instanceof Frame.Close);
+    assert.equal(close.readReason()?.code, 1000);
+    assert.equal(close.readReason()?.message, "done");
+    // The handler returned: the server ends its output, then the client ends its own.
+    assert.equal(await client.next(), null);
+    await client.end();
+    await job;
+    assert.equal(job.isActive, false);
+    assert.equal(job.isCancelled, false);
+  });
+}
+
+test("over an engine's streams the session runs on their transport: a turn's sends go out in one write after its promise reactions, and written batches are handed back", async () => {
+  // Three sends separated by promise reactions but by no I/O.
+  const burst = async (session: RawWebSocketSession, tag: string) => {
+    for (const part of ["a", "b", "c"]) {
+      await session.send(new Frame.Text(`${tag}${part}`));
+      for (let i = 0; i < 20; i++) await null;
+    }
+  };
+  const handler = async (session: RawWebSocketSession) => {
+    for await (const frame of session.incoming) {
+      if (frame instanceof Frame.Close) return await session.close();
+      await burst(session, frame.readText());
+    }
+  };
+  const engine = start(handler);
+  for (const tag of ["1", "2"]) {
+    await engine.client.send(new Frame.Text(tag));
+    const before = engine.client.received.length;
+    const texts = [await engine.client.next(), await engine.client.next(), await engine.client.next()];
+    assert.deepEqual(texts.map((f) => f?.readText()), [`${tag}a`, `${tag}b`, `${tag}c`]);
+    // The transport's defer runs once the microtask queue is empty: one write for the three.
+    assert.equal(engine.client.received.length - before, 1, "one write per burst");
+  }
+  assert.equal(engine.transport.bufferedAmount, 0);
+  // Connection passed its batches with a `done` callback, as to an engine's socket (streams pass none).
+  await until(() => engine.transport.handedBack >= 2, { message: "both batches handed back through done" });
+  await engine.client.send(new Frame.Close());
+  assert.ok((await engine.client.next()) instanceof Frame.Close);
+  assert.equal(await engine.client.next(), null);
+  await engine.client.end();
+  await engine.job;
+
+  // Over plain web streams StreamTransport has no defer: the batch goes after a few quiet microtask turns.
+  const plain = start(handler, {}, {}, streamPipe());
+  await plain.client.send(new Frame.Text("3"));
+  const texts = [await plain.client.next(), await plain.client.next(), await plain.client.next()];
+  assert.deepEqual(texts.map((f) => f?.readText()), ["3a", "3b", "3c"]);
+  assert.equal(plain.client.received.length, 3, "one write per send");
+  await plain.client.send(new Frame.Close());
+  assert.ok((await plain.client.next()) instanceof Frame.Close);
+  await plain.client.end();
+  await plain.job;
 });
 
 test("a protocol violation closes with its code and the handler sees the error after earlier frames", async () => {
@@ -118,7 +170,7 @@ for (const which of ["engine", "user"] as const) {
       which === "engine" ? { engine: controller.signal } : { user: controller.signal },
     );
     await client.send(new Frame.Text("x"));
-    await delay(10);
+    await until(() => frames.length === 1, { message: "the handler to get the text frame" });
     controller.abort(new Error("shutdown"));
     const close = await client.next();
     assert.ok(close instanceof Frame.Close);
@@ -152,12 +204,13 @@ test("an aborted context with a silent peer drops the connection after closeTime
 
 test("job.cancel() drops the connection at once", async () => {
   let sessionSignal: AbortSignal | undefined;
+  let frames = 0;
   const { client, job } = start(async (session) => {
     sessionSignal = session.signal;
-    for await (const _ of session.incoming) { /* wait */ }
+    for await (const _ of session.incoming) frames++;
   });
   await client.send(new Frame.Text("x"));
-  await delay(10);
+  await until(() => frames === 1, { message: "the handler to get the text frame" });
   const reason = new Error("stop");
   job.cancel(reason);
   await job;
@@ -226,14 +279,18 @@ test("send waits while the peer does not read, and resumes when it does", async 
   let sent = 0;
   let done = false;
   const chunk = new Uint8Array(256 * 1024);
-  const { client, job } = start(async (session) => {
+  const { client, job, transport } = start(async (session) => {
     for (let i = 0; i < 16; i++) {
       await session.send(new Frame.Binary(chunk));
       sent++;
     }
     done = true;
   }, { writeHighWaterMark: 1024 * 1024 });
-  await delay(50);
+  await until(() => transport.bufferedAmount >= 1024 * 1024, { message: "the queue to reach the high-water mark" });
+  const waiting = sent;
+  // The point of the test: the sender makes no progress while the peer reads nothing (sends resolve in microtasks).
+  await delay(20);
+  assert.equal(sent, waiting, "the sender went on while the peer read nothing");
   assert.ok(sent < 16, `sent ${sent} frames of 256 KiB to a peer that reads nothing`);
   assert.equal(done, false);
   let frames = 0;

@@ -63,6 +63,8 @@ export class MemoryTransport extends SocketTransportBase {
   reset = false;
   /** When true, an `autoRead` client does not hang up after the server's FIN. */
   holdOpen = false;
+  /** Chunks handed back to the server through `write`'s `done` (it may reuse their memory). */
+  handedBack = 0;
   readonly #autoRead: boolean;
   #clientEnded = false;
   // Output the client has not read.
@@ -253,7 +255,12 @@ export class MemoryTransport extends SocketTransportBase {
     // As a socket's write callbacks: after the write returned, in order.
     process.nextTick(() => {
       if (this.destroyed) return;
-      for (let i = 0; i < chunks.length; i++) dones[i]?.(chunks[i]);
+      for (let i = 0; i < chunks.length; i++) {
+        const done = dones[i];
+        if (done === undefined) continue;
+        this.handedBack++;
+        done(chunks[i]);
+      }
       this.progressed();
     });
     return copy;
