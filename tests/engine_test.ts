@@ -9,8 +9,9 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { CloseReason, Frame, FrameReader, FrameWriter, type RawWebSocketSession, WebSocketUpgrade } from "../mod.ts";
 import type { ServeHandler, ServeOptions, Server } from "../src/http/serve_types.ts";
-import { delay, engineServe, next, rawEcho, runtime } from "./_helpers/engine.ts";
+import { engineServe, next, rawEcho, runtime } from "./_helpers/engine.ts";
 import { handshake, SocketClient } from "./_helpers/socket_client.ts";
+import { delay, settled, until } from "./_helpers/wait.ts";
 import { WebSocketClient } from "./_helpers/ws_client.ts";
 
 const serve = await engineServe();
@@ -119,7 +120,7 @@ test("HTTP over the socket: fetch, a streamed (chunked) response, a streamed (ch
       return new Response(
         new ReadableStream<Uint8Array>({
           async pull(c) {
-            await delay(5);
+            await delay(5); // a slow source: each chunk is written on its own
             if (n === 4) c.close();
             else c.enqueue(new TextEncoder().encode(`chunk${n++} `));
           },
@@ -147,7 +148,7 @@ test("HTTP over the socket: fetch, a streamed (chunked) response, a streamed (ch
   const parts = [random(1000), random(70000), random(5)];
   const upload = new ReadableStream<Uint8Array>({
     async pull(c) {
-      await delay(2);
+      await delay(2); // a slow source: the request body is streamed
       const p = parts.shift();
       if (p === undefined) c.close();
       else c.enqueue(p);
@@ -204,22 +205,22 @@ test("bad input gets its status and closes, while another client keeps being ser
     assert.equal(client.status(), status, name);
     client.close();
   });
-  // A head sent one byte a second: 408 once the head timeout (1.5 s here) runs out.
+  // A head sent one byte every 250 ms: 408 once the head timeout (1.5 s here) runs out.
   const slow = (async () => {
     const client = await SocketClient.connect(server.port);
     const head = "GET / HTTP/1.1\r\nHost: h\r\n\r\n";
     for (let i = 0; i < head.length && !client.ended; i++) {
       client.write(head[i]);
-      await delay(1000);
+      await delay(250); // the point: a client trickling its head
     }
-    assert.equal(client.status(), 408, "a head sent one byte a second");
+    assert.equal(client.status(), 408, "a head sent one byte every 250 ms");
     client.close();
   })();
   // Meanwhile the WebSocket client is served as usual.
   for (let i = 0; i < 10; i++) {
     ws.send(`still here ${i}`);
     assert.equal((await next<MessageEvent>(ws, "message")).data, `still here ${i}`);
-    await delay(150);
+    await delay(150); // the point: round trips spread over the time the bad clients take
   }
   await Promise.all([...bad, slow]);
   ws.send("after all that");
@@ -248,9 +249,14 @@ test("write backpressure: a client that does not read slows send(), and nothing 
   const client = await SocketClient.connect(server.port);
   client.socket.pause();
   client.write(handshake());
-  await delay(400);
-  // Kernel buffers take some megabytes; the rest must wait for the client.
-  assert.ok(sent < total / 2, `sent ${sent} of ${total} MiB to a client that reads nothing`);
+  await until(() => sent > 0, { message: "the handler to send" });
+  // The sender blocks once the kernel's buffers (some megabytes, depending on the system) and the server's
+  // queue are full: `sent` stops growing, short of the total, with the server's own queue bounded.
+  const stalledAt = await settled(() => sent, {
+    quiet: 400,
+    message: "send() to block on a client that reads nothing",
+  });
+  assert.ok(stalledAt < total, `sent all ${total} MiB to a client that reads nothing`);
   assert.ok(maxBuffered <= 3 * 1024 * 1024, `at most ${maxBuffered} bytes queued`);
   client.socket.resume();
   const expected = total * (1024 * 1024 + 10);
@@ -289,8 +295,13 @@ test("a streamed HTTP response is pulled no faster than the client reads", async
   const client = await SocketClient.connect(server.port);
   client.socket.pause();
   client.write("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
-  await delay(400);
-  assert.ok(pulled < total / 2, `pulled ${pulled} of ${total} pieces for a client that reads nothing`);
+  await until(() => pulled > 0, { message: "the response to start" });
+  // Pulling stops once the kernel's buffers are full, short of the total.
+  const stalledAt = await settled(() => pulled, {
+    quiet: 400,
+    message: "pulling to stop for a client that reads nothing",
+  });
+  assert.ok(stalledAt < total, `pulled all ${total} pieces for a client that reads nothing`);
   client.socket.resume();
   await client.until(() => client.tail(7) === "\r\n0\r\n\r\n", 20000);
   assert.equal(pulled, total);
@@ -328,11 +339,18 @@ test("read backpressure: a handler that does not read stops reading the socket",
       }
     }
   })();
-  await delay(400);
-  const first = accepted;
-  await delay(400);
-  assert.ok(first < total * frame.length / 2, `the kernel took ${first} of ${total * frame.length} bytes`);
-  assert.equal(accepted, first, "the server read nothing more while its handler did not read");
+  await until(() => accepted > 0, { message: "the client to write" });
+  // The writer blocks once the kernel's buffers (some megabytes, depending on the system) are full:
+  // `accepted` stops growing, short of the total, while the handler reads nothing.
+  const first = await settled(() => accepted, {
+    quiet: 400,
+    message: "the client's writes to block while the handler reads nothing",
+  });
+  assert.ok(
+    first < total * frame.length,
+    `the server took all ${total * frame.length} bytes while its handler read nothing`,
+  );
+  assert.equal(receivedBytes, 0);
   release();
   await writing;
   client.write(new FrameWriter({ masking: true }).encode(new Frame.Close()));

@@ -4,6 +4,7 @@ import { CloseCode, Frame, FrameReader, FrameWriter, HandshakeError, WebSocketUp
 import type { ServeHandler, ServeOptions } from "../src/http/serve_types.ts";
 import { HttpServer } from "../src/http/server.ts";
 import { MemoryTransport, parseResponses } from "./_helpers/memory_transport.ts";
+import { delay, until } from "./_helpers/wait.ts";
 
 const WS_HEAD = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
@@ -20,20 +21,27 @@ function setup(handler: ServeHandler, options: ServeOptions = {}) {
   return { server, connect, errors };
 }
 
-const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const count = (text: string, needle: string) => text.split(needle).length - 1;
 
 test("keep-alive and pipelining: requests are answered in order on one connection", async () => {
   const seen: string[] = [];
+  let releaseSlow!: () => void;
+  const slow = new Promise<void>((resolve) => releaseSlow = resolve);
   const { server, connect } = setup(async (req) => {
     const path = new URL(req.url).pathname;
     seen.push(path);
-    if (path === "/slow") await delay(30);
+    if (path === "/slow") await slow;
     return new Response(`path ${path}`);
   });
   const t = connect();
   t.push("GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HT");
   t.push("TP/1.1\r\nHost: x\r\n\r\n");
+  await until(() => seen.length > 0, { message: "the first request to reach the handler" });
+  // While the first response is pending, the pipelined requests wait: nothing else is handled or answered.
+  await delay(20);
+  assert.deepEqual(seen, ["/slow"]);
+  assert.equal(t.text(), "");
+  releaseSlow();
   const text = await t.until((s) => count(s, "HTTP/1.1 200") === 3);
   const responses = parseResponses(text);
   assert.deepEqual(responses.map((r) => r.body), ["path /slow", "path /a", "path /b"]);
@@ -105,11 +113,9 @@ test("request-body backpressure: a handler that does not read stops the socket",
   const t = connect();
   t.push("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 300000\r\n\r\n");
   for (let i = 0; i < 2; i++) t.push(new Uint8Array(100000));
-  await delay(10);
-  assert.equal(t.paused, true);
+  await until(() => t.paused, { message: "the server to stop reading the body nobody reads" });
   release();
-  await delay(10);
-  assert.equal(t.paused, false);
+  await until(() => !t.paused, { message: "the server to read again once the handler reads" });
   t.push(new Uint8Array(100000));
   await t.until((s) => s.includes("read 300000"));
   await server.shutdown();
@@ -133,7 +139,7 @@ test("responses: streamed bodies are chunked, HEAD has no body, a declared Conte
       return new Response(
         new ReadableStream<Uint8Array>({
           async pull(c) {
-            await delay(5);
+            await delay(5); // a slow source: each part is written on its own
             if (n === 3) c.close();
             else c.enqueue(new TextEncoder().encode(`part${n++};`));
           },
@@ -144,7 +150,7 @@ test("responses: streamed bodies are chunked, HEAD has no body, a declared Conte
       return new Response(
         new ReadableStream<Uint8Array>({
           async start(c) {
-            await delay(5);
+            await delay(5); // a slow source: the head goes first, then each part
             c.enqueue(new Uint8Array([65, 66]));
             await delay(5);
             c.enqueue(new Uint8Array([67]));
@@ -180,7 +186,7 @@ test("a body that breaks its Content-Length drops the connection instead of corr
     new Response(
       new ReadableStream({
         async start(c) {
-          await delay(1);
+          await delay(1); // the body comes after the head (with its Content-Length) was written
           c.enqueue(new Uint8Array(5));
           c.close();
         },
@@ -223,7 +229,7 @@ test("an HTTP/1.0 client gets an unknown-length body delimited by the end of the
       new ReadableStream({
         async start(c) {
           c.enqueue(new Uint8Array([0x41]));
-          await delay(20);
+          await delay(20); // a slow source: the body is streamed, its length unknown
           c.enqueue(new Uint8Array([0x42]));
           c.close();
         },
@@ -300,7 +306,7 @@ test("head timeout: a slow head gets 408; an idle keep-alive connection is close
   const { server, connect } = setup(() => new Response("ok"), { headTimeout: 60, idleTimeout: 60 });
   const slow = connect();
   slow.push("GET / HT");
-  await delay(30);
+  await delay(30); // a client that trickles its head on purpose: half of it now, the rest in 30 ms
   slow.push("TP/1.1\r\n");
   const text = await slow.until(() => slow.outputEnded);
   assert.equal(parseResponses(text)[0].status, 408);
@@ -375,14 +381,16 @@ test("upgrade: 101 is written, and a frame sent with the head reaches the sessio
 
 test("shutdown: idle connections close at once, a response in progress finishes with Connection: close", async () => {
   let release!: () => void;
+  let handling = false;
   const { server, connect } = setup(async () => {
+    handling = true;
     await new Promise<void>((r) => release = r);
     return new Response("late");
   });
   const idle = connect();
   const busy = connect();
   busy.push("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-  await delay(5);
+  await until(() => handling, { message: "the request to reach the handler" });
   const stopping = server.shutdown();
   assert.equal(idle.outputEnded, true);
   assert.equal(busy.outputEnded, false);

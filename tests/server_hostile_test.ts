@@ -9,9 +9,10 @@ import assert from "node:assert/strict";
 import * as net from "node:net";
 import { type DefaultWebSocketSession, runDefaultSession, WebSocketUpgrade } from "../mod.ts";
 import type { Server } from "../src/http/serve_types.ts";
-import { delay, engineServe, runtime } from "./_helpers/engine.ts";
+import { engineServe, runtime } from "./_helpers/engine.ts";
 import { encodeClientFrame, nextMessage, RawClient } from "./_helpers/raw_client.ts";
 import { handshake, SocketClient } from "./_helpers/socket_client.ts";
+import { delay, until } from "./_helpers/wait.ts";
 import { WebSocketClient } from "./_helpers/ws_client.ts";
 
 const serve = await engineServe();
@@ -43,7 +44,7 @@ function normalClient(port: number): { roundTrips: () => number; stop: () => Pro
       ws.send(`round trip ${count}`);
       assert.equal(await reply, `round trip ${count}`);
       count++;
-      await delay(2);
+      await delay(2); // the point: a normal client's pace, not a flood
     }
     const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
     ws.close(1000);
@@ -135,6 +136,7 @@ class PingFlooder {
       const flushed = this.socket.write(batch);
       this.written += n;
       if (!flushed) {
+        // The point: "no drain for `patience` ms" is what a stalled reader looks like.
         const drained = await Promise.race([
           new Promise<boolean>((r) => this.socket.once("drain", () => r(true))),
           delay(patience).then(() => false),
@@ -146,11 +148,11 @@ class PingFlooder {
   }
 
   async untilPongs(total: number, ms: number): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (this.pongs < total && this.#error === null) {
-      if (Date.now() > deadline) throw new Error(`${this.pongs} of ${total} pongs`);
-      await delay(20);
-    }
+    await until(() => this.pongs >= total || this.#error !== null, {
+      timeout: ms,
+      interval: 20,
+      message: () => `${total} pongs (${this.pongs} came)`,
+    });
     assert.equal(this.#error, null);
     assert.equal(this.pongs, total);
   }
@@ -166,8 +168,10 @@ test(`hostile peers (${runtime}): each gets its close code or status at once, a 
     await run();
     const ms = performance.now() - t;
     // The normal client is still being served after (and during) each case.
-    for (let i = 0; i < 100 && normal.roundTrips() < before + 2; i++) await delay(10);
-    assert.ok(normal.roundTrips() >= before + 2, `the normal client is served around "${name}"`);
+    await until(() => normal.roundTrips() >= before + 2, {
+      timeout: 1000,
+      message: `the normal client to be served around "${name}"`,
+    });
     timings.push(`${name} ${ms.toFixed(0)} ms`);
   };
   try {

@@ -8,8 +8,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { type RawWebSocketSession, router, webSocketRaw, WebSocketUpgrade } from "../mod.ts";
 import type { ServeHandler, ServeOptions, Server } from "../src/http/serve_types.ts";
-import { delay, engineServe, next, rawEcho, runtime } from "./_helpers/engine.ts";
+import { engineServe, next, rawEcho, runtime } from "./_helpers/engine.ts";
 import { handshake, SocketClient } from "./_helpers/socket_client.ts";
+import { delay, until } from "./_helpers/wait.ts";
 import { WebSocketClient, type WsClient } from "./_helpers/ws_client.ts";
 
 const serve = await engineServe();
@@ -73,15 +74,13 @@ test(`maxConnections (${runtime}): HTTP and WebSocket connections count; one mor
   http.write("GET / HTTP/1.1\r\nHost: h\r\n\r\n");
   await http.until(() => http.text().split("page").length === 3);
 
-  // Closing one session frees its slot.
+  // Closing one session frees its slot (once the server has seen the socket close).
   await closeWs(a.ws);
-  let admitted: Awaited<ReturnType<typeof open>> | null = null;
-  for (let i = 0; i < 50 && admitted?.status !== 101; i++) {
-    await delay(20);
-    admitted = await open(`ws://127.0.0.1:${server.port}/`);
-  }
-  assert.equal(admitted!.status, 101);
-  await closeWs(admitted!.ws);
+  const admitted = await until(async () => {
+    const attempt = await open(`ws://127.0.0.1:${server.port}/`);
+    return attempt.status === 101 ? attempt : null;
+  }, { timeout: 2000, interval: 20, message: "a connection to be admitted once a slot is free" });
+  await closeWs(admitted.ws);
   b.close();
   await next(b, "close");
   http.close();

@@ -8,9 +8,10 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import * as net from "node:net";
 import { type ChildServer, startChildServer, type Stats } from "./_helpers/child_server.ts";
-import { delay, runtime } from "./_helpers/engine.ts";
+import { runtime } from "./_helpers/engine.ts";
 import { encodeClientFrame } from "./_helpers/raw_client.ts";
 import { handshake } from "./_helpers/socket_client.ts";
+import { settled, until } from "./_helpers/wait.ts";
 import { WebSocketClient } from "./_helpers/ws_client.ts";
 
 const MiB = 1024 * 1024;
@@ -37,28 +38,20 @@ class CountingSocket {
       socket.once("error", reject);
     });
   }
-
-  async until(predicate: () => boolean, ms: number): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!predicate()) {
-      if (Date.now() > deadline) throw new Error(`timed out after receiving ${this.received} bytes`);
-      await delay(20);
-    }
-  }
 }
 
-/** Polls the server until the `/send` record `index` stops growing (or fails). */
+/** Polls the server until the `/send` record `index` stops growing (or fails); its stats then. */
 async function untilStalled(server: ChildServer, index: number): Promise<Stats> {
-  let last = -1;
-  for (let i = 0; i < 200; i++) {
-    await delay(150);
+  await until(async () => (await server.stats()).sends[index] !== undefined, { message: "the sender to start" });
+  let stats!: Stats;
+  await settled(async () => {
     // After a full GC: what the server holds, not the garbage its sending loop left.
-    const stats = await server.stats(true);
+    stats = await server.stats(true);
     const record = stats.sends[index];
-    if (record !== undefined && (record.error !== null || record.queued === last)) return stats;
-    last = record?.queued ?? -1;
-  }
-  throw new Error("the sender never stalled");
+    // A failed sender is done: a value that changes no more.
+    return record.error !== null ? `failed: ${record.error}` : record.queued;
+  }, { quiet: 150, interval: 150, timeout: 30_000, message: "the sender to stall" });
+  return stats;
 }
 
 /** An echo round trip through the `ws` package's client on another connection. */
@@ -125,7 +118,11 @@ test(`slow reader (${runtime}): 100 MiB for a peer that never reads — send wai
     assert.ok(live(stats) - live(base) < 16 * MiB, `heap+external grew by ${mib(live(stats) - live(base))}`);
     assert.ok(stats.rss - base.rss < 48 * MiB, `RSS grew by ${mib(stats.rss - base.rss)}`);
     // The peer reads at last: all 100 MiB arrive, and the handler finishes.
-    for (let i = 0; i < 300 && !(await server.stats()).sends[0].done; i++) await delay(100);
+    await until(async () => (await server.stats()).sends[0].done, {
+      timeout: 30_000,
+      interval: 100,
+      message: "the handler to send all 100 MiB",
+    });
     assert.equal((await server.stats()).sends[0].queued, 100 * MiB);
   });
 
@@ -136,7 +133,11 @@ test(`slow reader (${runtime}): 100 MiB for a peer that never reads — send wai
     assert.equal(r.errorCloseCode, 1008);
     assert.ok(r.queued < 40 * MiB, `handed ${mib(r.queued)} to send() before the limit`);
     assert.ok(live(stats) - live(base) < 48 * MiB, `heap+external grew by ${mib(live(stats) - live(base))}`);
-    for (let i = 0; i < 100 && (await server.stats()).sends[0].closeCode === null; i++) await delay(100);
+    await until(async () => (await server.stats()).sends[0].closeCode !== null, {
+      timeout: 10_000,
+      interval: 100,
+      message: "the session to close",
+    });
     assert.equal((await server.stats()).sends[0].closeCode, 1008);
   });
 
@@ -164,16 +165,19 @@ test(`slow reader (${runtime}): 100 MiB for a peer that never reads — send wai
 async function untilIdle(server: ChildServer): Promise<Stats> {
   let stats: Stats | null = null;
   let fds = -1;
-  for (let i = 0; i < 100; i++) {
+  return await until(async () => {
+    const previous = fds;
     stats = await server.stats(true);
-    if (stats.connections === 1 && stats.sessions === 0 && stats.tcpSockets === 2 && stats.fds === fds) return stats;
     fds = stats.fds;
-    await delay(100);
-  }
-  throw new Error(
-    `the server still holds ${stats!.connections - 1} connections, ${stats!.sessions} sessions, ` +
+    const idle = stats.connections === 1 && stats.sessions === 0 && stats.tcpSockets === 2 && stats.fds === previous;
+    return idle ? stats : null;
+  }, {
+    timeout: 10_000,
+    interval: 100,
+    message: () =>
+      `the server to be idle; it still holds ${stats!.connections - 1} connections, ${stats!.sessions} sessions, ` +
       `${stats!.tcpSockets - 2} TCP sockets beyond the listener and this request's`,
-  );
+  });
 }
 
 const latin1 = new TextDecoder("latin1");

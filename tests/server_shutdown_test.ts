@@ -7,7 +7,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { get, startChildServer } from "./_helpers/child_server.ts";
-import { delay, runtime } from "./_helpers/engine.ts";
+import { runtime } from "./_helpers/engine.ts";
+import { delay, until } from "./_helpers/wait.ts";
 import { WebSocketClient, type WsClient } from "./_helpers/ws_client.ts";
 
 interface Client {
@@ -70,10 +71,11 @@ test(`shutdown with traffic in flight (${runtime}): accepted messages reach the 
           await readByServer(c);
           c.accepted = 51;
         }
-        if (i % 10 === 9) await delay(1);
+        if (i % 10 === 9) await delay(1); // the point: clients that keep sending over time, not in one burst
       }
     });
-    await delay(30);
+    // The shutdown comes while they stream, after the server read their first 51 messages each.
+    await until(() => streaming.every((c) => c.accepted > 0), { message: "the streaming clients to get going" });
     const started = Date.now();
     // Well within every timeout the server has (5 s): a timer or socket left behind would keep it alive longer.
     const code = await server.shutdown(4000);

@@ -8,6 +8,7 @@ import { connect, type Socket } from "node:net";
 import { createHash, randomBytes } from "node:crypto";
 import { ClientDeflate, parseDeflateAnswer } from "./raw_deflate.ts";
 import { concatBytes } from "./bytes.ts";
+import { delay } from "./wait.ts";
 
 export interface WireFrame {
   fin: boolean;
@@ -22,8 +23,6 @@ export interface SendOptions {
   /** Milliseconds between chopped writes. */
   delay?: number;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Encodes a client frame: masked, any opcode and RSV bits, optional bogus length for hostile cases. */
 export function encodeClientFrame(
@@ -233,7 +232,8 @@ export class RawClient {
           this.socket.once("close", done);
         });
       }
-      if (options.delay) await sleep(options.delay);
+      // A client that delivers slowly on purpose (the case asks for it).
+      if (options.delay) await delay(options.delay);
     }
   }
 

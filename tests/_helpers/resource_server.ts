@@ -52,9 +52,9 @@ const { Frame, runDefaultSession, WebSocketError, WebSocketUpgrade } = await imp
 type HttpServer = import("../../src/http/server.ts").HttpServer;
 type DefaultWebSocketSession = import("../../mod.ts").DefaultWebSocketSession;
 const { engineServe } = await import("./engine.ts");
+const { delay } = await import("./wait.ts");
 
 const MiB = 1024 * 1024;
-const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function collectGarbage(): void {
   const g = globalThis as { gc?: () => void; Bun?: { gc(force: boolean): void } };

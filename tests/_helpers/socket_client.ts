@@ -6,6 +6,7 @@ import { Buffer } from "node:buffer";
 import * as net from "node:net";
 import * as tls from "node:tls";
 import { concatBytes } from "./bytes.ts";
+import { until } from "./wait.ts";
 
 export class SocketClient {
   readonly socket: net.Socket;
@@ -13,24 +14,20 @@ export class SocketClient {
   received = 0;
   ended = false;
   readonly closed: Promise<void>;
-  #waiters: (() => void)[] = [];
 
   private constructor(socket: net.Socket) {
     this.socket = socket;
     socket.on("data", (chunk: Uint8Array) => {
       this.chunks.push(chunk);
       this.received += chunk.length;
-      this.#wake();
     });
     socket.on("error", () => {});
     socket.on("end", () => {
       this.ended = true;
-      this.#wake();
     });
     this.closed = new Promise((resolve) =>
       socket.on("close", () => {
         this.ended = true;
-        this.#wake();
         resolve();
       })
     );
@@ -68,25 +65,12 @@ export class SocketClient {
     return concatBytes(this.chunks);
   }
 
-  #wake(): void {
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const w of waiters) w();
-  }
-
   /** Waits until `predicate()` holds, up to `ms`. */
   async until(predicate: () => boolean, ms = 5000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!predicate()) {
-      if (Date.now() > deadline) throw new Error(`timed out; received: ${JSON.stringify(this.text().slice(0, 300))}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, 25);
-        this.#waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+    await until(predicate, {
+      timeout: ms,
+      message: () => `the expected input; received: ${JSON.stringify(this.text().slice(0, 300))}`,
+    });
   }
 
   /** The status code of the first response. */

@@ -60,3 +60,35 @@ export async function within<T>(
     clearTimeout(timer);
   }
 }
+
+/** Options of {@linkcode settled}. */
+export interface SettledOptions extends UntilOptions {
+  /** Milliseconds without a change after which the value counts as settled. Default 300. */
+  quiet?: number;
+}
+
+/**
+ * Polls `value` until it has not changed for `quiet` milliseconds (a count
+ * that stopped growing: a writer that blocked, a reader that stopped), and
+ * returns it; rejects once `timeout` has passed with the value still moving.
+ */
+export async function settled<T>(
+  value: () => T | Promise<T>,
+  { quiet = 300, timeout = 10_000, message = "the value to stop changing", interval = 20 }: SettledOptions = {},
+): Promise<T> {
+  const deadline = Date.now() + timeout;
+  let last = await value();
+  let since = Date.now();
+  for (;;) {
+    await delay(interval);
+    const now = await value();
+    if (now !== last) {
+      last = now;
+      since = Date.now();
+    } else if (Date.now() - since >= quiet) return now;
+    if (Date.now() >= deadline) {
+      const what = typeof message === "function" ? message() : message;
+      throw new Error(`timed out after ${timeout} ms waiting for ${what} (last value ${String(last)})`);
+    }
+  }
+}
