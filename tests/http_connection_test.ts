@@ -38,7 +38,7 @@ test("keep-alive and pipelining: requests are answered in order on one connectio
   t.push("TP/1.1\r\nHost: x\r\n\r\n");
   await until(() => seen.length > 0, { message: "the first request to reach the handler" });
   // While the first response is pending, the pipelined requests wait: nothing else is handled or answered.
-  await delay(20);
+  await delay(20); // negative check: nothing may happen in this time
   assert.deepEqual(seen, ["/slow"]);
   assert.equal(t.text(), "");
   releaseSlow();
@@ -152,7 +152,7 @@ test("responses: streamed bodies are chunked, HEAD has no body, a declared Conte
           async start(c) {
             await delay(5); // a slow source: the head goes first, then each part
             c.enqueue(new Uint8Array([65, 66]));
-            await delay(5);
+            await delay(5); // (slow source)
             c.enqueue(new Uint8Array([67]));
             c.close();
           },

@@ -136,10 +136,9 @@ class PingFlooder {
       const flushed = this.socket.write(batch);
       this.written += n;
       if (!flushed) {
-        // The point: "no drain for `patience` ms" is what a stalled reader looks like.
         const drained = await Promise.race([
           new Promise<boolean>((r) => this.socket.once("drain", () => r(true))),
-          delay(patience).then(() => false),
+          delay(patience).then(() => false), // negative check: no drain for `patience` ms is a stalled reader
         ]);
         if (!drained) return false;
       }

@@ -127,7 +127,7 @@ test(`verify (${runtime}): WebSocketUpgrade.accept and a route refuse with the a
     return WebSocketUpgrade.accept(request, null, counted, {
       closeTimeout: 1000,
       verify: async (req) => {
-        await delay(5); // an asynchronous check (a token store …)
+        await delay(5); // the point: an asynchronous check (a token store …)
         if (req.headers.get("authorization") !== "Bearer s3cret") {
           return new Response("who are you?\n", {
             status: 401,

@@ -37,8 +37,8 @@ test("the readable applies backpressure: unread messages stop the server reading
   })();
   await until(() => p.transport.paused, { message: "the server to stop reading" });
   const taken = written;
-  // The point of the test: the client's writes make no progress while nobody reads.
-  await delay(20);
+  // The client's writes make no progress while nobody reads.
+  await delay(20); // negative check: nothing may happen in this time
   assert.equal(written, taken, "the server read on while nobody read");
   assert.ok(written < 16, `all ${written} messages were taken while nobody read`);
   const reader = readable.getReader();

@@ -288,8 +288,8 @@ test("send waits while the peer does not read, and resumes when it does", async 
   }, { writeHighWaterMark: 1024 * 1024 });
   await until(() => transport.bufferedAmount >= 1024 * 1024, { message: "the queue to reach the high-water mark" });
   const waiting = sent;
-  // The point of the test: the sender makes no progress while the peer reads nothing (sends resolve in microtasks).
-  await delay(20);
+  // The sender makes no progress while the peer reads nothing (sends would resolve in microtasks).
+  await delay(20); // negative check: nothing may happen in this time
   assert.equal(sent, waiting, "the sender went on while the peer read nothing");
   assert.ok(sent < 16, `sent ${sent} frames of 256 KiB to a peer that reads nothing`);
   assert.equal(done, false);

@@ -232,8 +232,7 @@ export class RawClient {
           this.socket.once("close", done);
         });
       }
-      // A client that delivers slowly on purpose (the case asks for it).
-      if (options.delay) await delay(options.delay);
+      if (options.delay) await delay(options.delay); // a client slow on purpose: the case asks for it
     }
   }
 

@@ -106,8 +106,8 @@ async function sendMiB(session: DefaultWebSocketSession, mib: number, awaitEach:
       }
     } else {
       sent.catch(fail);
-      // Not awaiting the send, but letting I/O happen now and then (a broadcaster on a timer).
-      if (i % 16 === 15) await delay(0);
+      // Not awaiting the send, but letting I/O happen now and then.
+      if (i % 16 === 15) await delay(0); // the point: a broadcaster on a timer
     }
   }
   record.done = true;
@@ -120,8 +120,8 @@ async function collect(session: DefaultWebSocketSession, id: string): Promise<vo
   try {
     for await (const message of session.messages()) {
       messages.push(typeof message === "string" ? message : `${message.length} bytes`);
-      // A slow handler: messages the server accepted wait in the session's queue.
-      await delay(1);
+      // Messages the server accepted wait in the session's queue.
+      await delay(1); // the point: a slow handler
     }
   } finally {
     const closeCode = (await session.closeReason)?.code ?? null;
