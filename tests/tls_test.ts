@@ -13,6 +13,7 @@ import type { Server } from "../src/http/serve_types.ts";
 import { engineServe, next, rawEcho, runtime } from "./_helpers/engine.ts";
 import { SocketClient } from "./_helpers/socket_client.ts";
 import { makeCertificates, type TestCertificates } from "./_helpers/tls.ts";
+import { within } from "./_helpers/wait.ts";
 import { WebSocketClient } from "./_helpers/ws_client.ts";
 
 let certs: TestCertificates;
@@ -131,11 +132,5 @@ test("shutdown finishes, although a client gave up in the middle of a TLS handsh
   // waited for it would never finish shutting down.
   const gaveUp = new WebSocketClient(`wss://127.0.0.1:${server.port}/ws`);
   await new Promise<void>((resolve) => gaveUp.once("error", () => resolve()));
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const outcome = await Promise.race([
-    server.shutdown({ timeout: 1000 }).then(() => "finished"),
-    new Promise<string>((resolve) => timer = setTimeout(() => resolve("still waiting after 10 s"), 10_000)),
-  ]);
-  clearTimeout(timer);
-  assert.equal(outcome, "finished");
+  await within(server.shutdown({ timeout: 1000 }), { timeout: 10_000, message: "shutdown to finish" });
 });
