@@ -327,6 +327,10 @@ export class WebSocketUpgrade<T = unknown> {
       // Handlers run inside the read: what they send goes out at its end.
       flushAfterRead: handlers !== null,
     });
+    // The connection ends the job by a direct call (an idle connection holds no
+    // promise for it); made before anything can finish the connection (an
+    // input that already ended, an aborted context).
+    const job = connection.job = new Job(null, connection);
     const extensions = this.extensions;
     // Extensions hold compression state; it goes with the connection.
     if (extensions.length > 0) connection.finished.then(() => extensions.forEach((e) => e.dispose()));
@@ -345,8 +349,7 @@ export class WebSocketUpgrade<T = unknown> {
       closeOnAbort(connection, engineContext, userContext);
       ws[kStart](core);
       connection.start();
-      // The connection ends the job by a direct call: an idle connection holds no promise for it.
-      return connection.job = new Job(null, connection);
+      return job;
     }
 
     const session = createRawSession(connection, this.protocol, extensions, this.data);
@@ -381,6 +384,6 @@ export class WebSocketUpgrade<T = unknown> {
         else connection.endOutput();
       },
     );
-    return connection.job = new Job(null, connection);
+    return job;
   }
 }

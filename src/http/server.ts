@@ -166,6 +166,8 @@ export class HttpServer implements Server {
 
   #track(job: Job, connection: HttpConnection): void {
     this.#jobs.add(job);
+    // A connection can be over before its job is tracked (the client's input ended before the upgrade).
+    if (!job.isActive) return this.#untrack(job, connection);
     // The HTTP connection hears of the job's end by a direct call (no promise per session) and calls `#untrack`.
     job[kJobObserver] = connection;
   }
