@@ -8,6 +8,7 @@ import { Connection } from "./session/connection.ts";
 import { MessageCore, type MessageOptions } from "./session/message_core.ts";
 import { createRawSession, type RawWebSocketSession } from "./session/raw_session.ts";
 import { kStart, ServerWebSocket, type WebSocketHandlers } from "./session/server_web_socket.ts";
+import { processTopics, type Topics } from "./topics.ts";
 import { type NetAddr, StreamTransport, TRANSPORT, type Transport } from "./transport.ts";
 
 /**
@@ -19,6 +20,8 @@ export interface UpgradeContext {
   readonly signal?: AbortSignal;
   /** The peer's address, when the engine knows it (for `ServerWebSocket.remoteAddress`). */
   readonly remoteAddr?: NetAddr;
+  /** The topics the connection can subscribe to: the server's (default: one set of topics per process). */
+  readonly topics?: Topics;
 }
 
 /** Limits and hooks of a {@linkcode WebSocketUpgrade}. */
@@ -344,6 +347,7 @@ export class WebSocketUpgrade<T = unknown> {
         protocol: this.protocol,
         remoteAddress: remoteAddr === undefined ? "" : remoteAddr.hostname,
         onError: options.onError,
+        topics: engineContext.topics ?? userContext.topics ?? processTopics,
       });
       const core = new MessageCore(connection, extensions, ws, options);
       closeOnAbort(connection, engineContext, userContext);

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import type { Topics } from "../topics.ts";
 import { HandshakeError } from "../errors.ts";
 import type { Job } from "../job.ts";
 import { WebSocketUpgrade } from "../upgrade.ts";
@@ -41,6 +42,8 @@ export interface ConnectionContext {
   readonly defaultAuthority: string;
   /** The engine context's signal passed to `upgrade()`; aborts on shutdown. */
   readonly engineSignal: AbortSignal;
+  /** The server's topics, passed to `upgrade()`. */
+  readonly topics: Topics;
   /** Reports handler and internal failures. */
   onError(error: unknown): void;
   /** A WebSocket session started on `connection`. */
@@ -501,7 +504,12 @@ export class HttpConnection implements TransportSink, BodyFlow, ResponseOwner {
     const { input, output } = transportStreams(upgraded);
     let job: Job;
     try {
-      job = upgrade.upgrade(input, output, { signal: this.#ctx.engineSignal, remoteAddr }, {});
+      job = upgrade.upgrade(
+        input,
+        output,
+        { signal: this.#ctx.engineSignal, remoteAddr, topics: this.#ctx.topics },
+        {},
+      );
     } catch (error) {
       this.#report(error);
       this.destroy(error);

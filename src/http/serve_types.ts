@@ -74,6 +74,22 @@ export interface Server extends AsyncDisposable {
    * whatever is left. Calling it again returns the same promise.
    */
   shutdown(options?: ShutdownOptions): Promise<void>;
+  /**
+   * Sends a message to every WebSocket connection of this server subscribed
+   * to `topic` (`ws.subscribe`), framed once for all of them: text for a
+   * `string`, binary otherwise. Never waits for a slow subscriber.
+   *
+   * @param topic The topic's name.
+   * @param data The message.
+   * @returns How many subscribers it was queued for.
+   */
+  publish(topic: string, data: string | Uint8Array | ArrayBuffer | ArrayBufferView): number;
+  /**
+   * How many WebSocket connections of this server are subscribed to `topic`.
+   *
+   * @param topic The topic's name.
+   */
+  subscriberCount(topic: string): number;
   /** Same as `shutdown()`, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }

@@ -7,6 +7,7 @@
  * @module
  */
 import { reportRequestError } from "../errors.ts";
+import { Topics } from "../topics.ts";
 import { type Job, kJobObserver } from "../job.ts";
 import { type ConnectionContext, HttpConnection } from "./http_connection.ts";
 import { HttpError } from "./http_error.ts";
@@ -144,6 +145,7 @@ export class HttpServer implements Server {
       scheme: this.#scheme,
       defaultAuthority: this.#authority,
       engineSignal: this.#engine.signal,
+      topics: this.topics,
       onError: (error) => this.#report(error),
       onJob: (job, connection) => this.#track(job, connection),
       onJobEnded: (job, connection) => this.#untrack(job, connection),
@@ -157,6 +159,30 @@ export class HttpServer implements Server {
   /** Open sockets, those being refused included (for tests and metrics). */
   get connectionCount(): number {
     return this.#connections.size;
+  }
+
+  /** The topics of this server's WebSocket connections (see `publish`). */
+  readonly topics: Topics = new Topics();
+
+  /**
+   * Sends a message to every connection subscribed to `topic` on this
+   * server, framed once for all of them.
+   *
+   * @param topic The topic's name.
+   * @param data The message: text for a `string`, binary otherwise.
+   * @returns How many subscribers it was queued for.
+   */
+  publish(topic: string, data: string | Uint8Array | ArrayBuffer | ArrayBufferView): number {
+    return this.topics.publish(topic, data);
+  }
+
+  /**
+   * How many connections of this server are subscribed to `topic`.
+   *
+   * @param topic The topic's name.
+   */
+  subscriberCount(topic: string): number {
+    return this.topics.subscriberCount(topic);
   }
 
   /** Running WebSocket sessions (for tests and metrics). */

@@ -387,6 +387,18 @@ export class Connection implements TransportSink, BatchOwner {
     return this.#queuedResult(length, headerLength(length, this.writer.masking) + length);
   }
 
+  /**
+   * Queues a frame already encoded (a published message); returns as
+   * {@linkcode Connection.sendNow}.
+   *
+   * @param frame Header and payload, unmasked; never changed afterwards.
+   */
+  sendEncoded(frame: Uint8Array): number {
+    if (this.#state !== OPEN || this.#closeSent) return SEND_DROPPED;
+    this.#output.encoded(frame);
+    return this.#queuedResult(frame.length, frame.length);
+  }
+
   /** What a send that just queued `size` bytes (`length` of payload) returns; see `sendNow`. */
   #queuedResult(length: number, size: number): number {
     const buffered = this.bufferedAmount;

@@ -15,6 +15,7 @@ import {
   kPing,
   kPong,
   kProtocolError,
+  kPublishDropped,
   MessageCore,
   type MessageOptions,
 } from "./message_core.ts";
@@ -320,6 +321,9 @@ export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
 
   /** Sends waiting for the peer are woken by the connection itself. */
   [kDrained](): void {}
+
+  /** Topics are on the handler path. */
+  [kPublishDropped](_count: number): void {}
 
   // ---- from the incoming queue ----
 

@@ -64,6 +64,8 @@ export const kInputEnded: unique symbol = Symbol("hybi.inputEnded");
 export const kFinished: unique symbol = Symbol("hybi.finished");
 /** A peer that was behind caught up: sends that returned `SEND_BACKPRESSURE` are written. */
 export const kDrained: unique symbol = Symbol("hybi.drained");
+/** A published message was dropped for this slow subscriber (`publishOverflow: "drop"`); `count` so far. */
+export const kPublishDropped: unique symbol = Symbol("hybi.publishDropped");
 
 /** What the core calls: the session object the application holds. */
 export interface MessageListener {
@@ -85,6 +87,8 @@ export interface MessageListener {
   [kFinished](reason: CloseReason | null): void;
   /** See {@linkcode kDrained}. */
   [kDrained](): void;
+  /** See {@linkcode kPublishDropped}. */
+  [kPublishDropped](count: number): void;
 }
 
 /** Options of the message core, as Ktor's `WebSockets` plugin. */
@@ -98,6 +102,16 @@ export interface MessageOptions {
   timeout?: number;
   /** Largest reassembled (and inflated) message, in bytes; a longer one closes with 1009. Default 64 MiB. */
   maxMessageSize?: number;
+  /**
+   * What a subscriber gets when a topic's message finds more than
+   * `maxQueuedBytes` already queued for it (a peer that does not keep up):
+   * `"close"` (the default, as uWebSockets' `closeOnBackpressureLimit`)
+   * fails it with 1008 and `WS_ERR_SEND_QUEUE_FULL`; `"drop"` skips the
+   * message for it, counts it, and tells the application (the handler
+   * path's `error` handler, once per overflow). The other subscribers get
+   * every message, in order, either way.
+   */
+  publishOverflow?: "close" | "drop";
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -142,6 +156,9 @@ export class MessageCore implements ConnectionHandler {
   #lastEncoded: Promise<void> = RESOLVED;
   // A send returned SEND_BACKPRESSURE: the listener is owed a `kDrained`.
   #owesDrain = false;
+  readonly #dropOnOverflow: boolean;
+  /** Published messages dropped for this connection (`publishOverflow: "drop"`). */
+  droppedPublished = 0;
 
   #closing = false;
   #closeCode = 0;
@@ -164,6 +181,7 @@ export class MessageCore implements ConnectionHandler {
     this.extensions = extensions;
     this.#listener = listener;
     this.#assembler = new MessageAssembler(options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE);
+    this.#dropOnOverflow = options.publishOverflow === "drop";
     const interval = options.pingInterval ?? null;
     this.#heartbeat = interval !== null && interval > 0
       ? new Heartbeat(connection, interval, options.timeout ?? DEFAULT_PING_TIMEOUT)
@@ -334,6 +352,27 @@ export class MessageCore implements ConnectionHandler {
       return this.sendNow(opcode === OP_TEXT ? new TextFrame(data) : new BinaryFrame(data));
     }
     const result = this.connection.sendMessage(opcode, data);
+    if (result === SEND_BACKPRESSURE) this.#owesDrain = true;
+    return result;
+  }
+
+  /**
+   * A topic's message for this connection (see `Topics`): the shared frame
+   * bytes, or, with extensions, the message encoded for this connection.
+   * Returns as {@linkcode MessageCore.sendNow}.
+   *
+   * @param frame The message framed once for every subscriber.
+   * @param opcode 1 (text) or 2 (binary).
+   * @param payload The message.
+   */
+  deliverPublished(frame: Uint8Array, opcode: number, payload: Uint8Array): number {
+    const connection = this.connection;
+    if (this.#dropOnOverflow && connection.writable && connection.bufferedAmount > connection.maxQueuedBytes) {
+      this.#listener[kPublishDropped](++this.droppedPublished);
+      return SEND_DROPPED;
+    }
+    if (this.extensions.length !== 0) return this.sendMessage(opcode, payload);
+    const result = connection.sendEncoded(frame);
     if (result === SEND_BACKPRESSURE) this.#owesDrain = true;
     return result;
   }

@@ -136,6 +136,24 @@ export class OutputBatcher {
   }
 
   /**
+   * Queues bytes that are already a frame (a published message framed once
+   * for all its subscribers): copied into the batch, or written as they are
+   * when large (the caller never changes them).
+   *
+   * @param frame Header and payload.
+   */
+  encoded(frame: Uint8Array): void {
+    if (!this.#writer.masking && frame.length >= DIRECT_WRITE_THRESHOLD) {
+      this.#writeDirect(frame, null);
+      return;
+    }
+    this.#reserve(frame.length);
+    this.#batch.set(frame, this.#length);
+    this.#length += frame.length;
+    this.#queued();
+  }
+
+  /**
    * Hands the batch to the transport as a view, not a copy: the transport
    * says when it is done with it, and the buffer is then reused for a later
    * batch (at most two are in use, one filling and one being written).

@@ -10,7 +10,8 @@
  * @module
  */
 import { CloseCode, CloseReason, isValidCloseCode } from "../close_reason.ts";
-import { reportHandlerError, type WebSocketError } from "../errors.ts";
+import { ErrorCode, reportHandlerError, WebSocketError } from "../errors.ts";
+import type { Topics } from "../topics.ts";
 import type { WebSocketExtension } from "../extensions/extension.ts";
 import {
   type Frame,
@@ -33,6 +34,7 @@ import {
   kPing,
   kPong,
   kProtocolError,
+  kPublishDropped,
   type MessageCore,
 } from "./message_core.ts";
 
@@ -99,6 +101,7 @@ export interface ServerWebSocketInit<T> {
   protocol: string | null;
   remoteAddress: string;
   onError: ((error: unknown) => void) | undefined;
+  topics: Topics;
 }
 
 /**
@@ -148,6 +151,11 @@ export class ServerWebSocket<T = undefined> {
   readonly #handlers: WebSocketHandlers<T>;
   readonly #onError: ((error: unknown) => void) | undefined;
   #finished = false;
+  readonly #topics: Topics;
+  // The topics this connection is subscribed to; made on the first subscribe.
+  #subscriptions: Set<string> | null = null;
+  // An overflow was reported to `error` and no drain came since (`publishOverflow: "drop"`).
+  #overflowReported = false;
   // The text message being handled, as given to `message` and as it came (see `[kMessage]`).
   #receivedText: string | null = null;
   #received: Frame | null = null;
@@ -163,6 +171,7 @@ export class ServerWebSocket<T = undefined> {
     this.protocol = init.protocol;
     this.remoteAddress = init.remoteAddress;
     this.#onError = init.onError;
+    this.#topics = init.topics;
   }
 
   /** The negotiated extensions (permessage-deflate, when agreed). */
@@ -247,6 +256,60 @@ export class ServerWebSocket<T = undefined> {
    */
   pong(data: string | Uint8Array = EMPTY): number {
     return this.#core.sendNow(new PongFrame(controlPayload(data)));
+  }
+
+  /**
+   * Subscribes this connection to `topic`: it receives what is published
+   * there (by `publish` of another connection, or the server's), until
+   * `unsubscribe` or its end.
+   *
+   * @param topic The topic's name.
+   */
+  subscribe(topic: string): void {
+    if (this.#finished) return;
+    if (this.#topics.subscribe(this.#core, topic)) (this.#subscriptions ??= new Set()).add(topic);
+  }
+
+  /**
+   * Ends this connection's subscription to `topic`.
+   *
+   * @param topic The topic's name.
+   */
+  unsubscribe(topic: string): void {
+    if (this.#topics.unsubscribe(this.#core, topic)) this.#subscriptions!.delete(topic);
+  }
+
+  /**
+   * Whether this connection is subscribed to `topic`.
+   *
+   * @param topic The topic's name.
+   */
+  isSubscribed(topic: string): boolean {
+    return this.#subscriptions?.has(topic) ?? false;
+  }
+
+  /** The topics this connection is subscribed to. */
+  get subscriptions(): string[] {
+    return this.#subscriptions === null ? [] : [...this.#subscriptions];
+  }
+
+  /**
+   * Sends a message to every subscriber of `topic` but this connection (as
+   * Bun's `ws.publish`), framed once for all of them; text for a `string`,
+   * binary otherwise. It never waits for a slow subscriber (see the
+   * `publishOverflow` option).
+   *
+   * @param topic The topic's name.
+   * @param data The message; bytes must not change until written.
+   * @returns How many subscribers it was queued for.
+   */
+  publish(topic: string, data: string | Uint8Array | ArrayBuffer | ArrayBufferView): number {
+    return this.#topics.publish(topic, data, this.#core);
+  }
+
+  /** Published messages dropped for this connection because it was too far behind (`publishOverflow: "drop"`). */
+  get droppedMessages(): number {
+    return this.#core.droppedPublished;
   }
 
   /**
@@ -367,6 +430,12 @@ export class ServerWebSocket<T = undefined> {
   /** @internal */
   [kFinished](reason: CloseReason | null): void {
     this.#finished = true;
+    // A closed connection leaves all its topics.
+    const subscriptions = this.#subscriptions;
+    if (subscriptions !== null) {
+      this.#subscriptions = null;
+      for (const topic of subscriptions) this.#topics.unsubscribe(this.#core, topic);
+    }
     const handler = this.#handlers.close;
     if (handler === undefined) return;
     try {
@@ -381,8 +450,29 @@ export class ServerWebSocket<T = undefined> {
     }
   }
 
+  /**
+   * A topic's message was dropped for this connection: told to `error` once per overflow.
+   *
+   * @internal
+   */
+  [kPublishDropped](count: number): void {
+    if (this.#overflowReported) return;
+    this.#overflowReported = true;
+    const handler = this.#handlers.error;
+    if (handler === undefined) return;
+    this.#report(
+      handler,
+      new WebSocketError(
+        ErrorCode.SendQueueFull,
+        CloseCode.ViolatedPolicy,
+        `published messages dropped for a subscriber that does not keep up (${count} so far)`,
+      ),
+    );
+  }
+
   /** @internal */
   [kDrained](): void {
+    this.#overflowReported = false;
     const handler = this.#handlers.drain;
     if (handler === undefined) return;
     try {
