@@ -356,7 +356,13 @@ export class WebSocketUpgrade<T = unknown> {
       return job;
     }
 
-    const session = createRawSession(connection, this.protocol, extensions, this.data);
+    const session = createRawSession(
+      connection,
+      this.protocol,
+      extensions,
+      this.data,
+      engineContext.topics ?? userContext.topics ?? processTopics,
+    );
     const onError = options.onError ?? reportHandlerError;
     closeOnAbort(connection, engineContext, userContext);
 

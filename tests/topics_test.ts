@@ -242,3 +242,60 @@ for (const overflow of ["close", "drop"] as const) {
     }
   });
 }
+
+test(`topics on ${runtime}: default sessions (for await) subscribe and publish beside handler connections`, async () => {
+  const server = await serve(
+    { port: 0, hostname: "127.0.0.1" },
+    router([
+      webSocket("/ws", null, async (session) => {
+        session.subscribe("mixed");
+        await session.sendText(`subscribed ${session.isSubscribed("mixed")} ${session.subscriptions.join(",")}`);
+        for await (const message of session.messages()) {
+          if (message === "leave") {
+            session.unsubscribe("mixed");
+            await session.sendText("left");
+          } else session.publish("mixed", message);
+        }
+      }),
+      webSocket("/h", {
+        open(ws) {
+          ws.subscribe("mixed");
+          ws.send("subscribed");
+        },
+        message(ws, data) {
+          ws.publish("mixed", data);
+        },
+      }),
+    ]),
+  );
+  try {
+    const s1 = await Peer.open(server.port);
+    const s2 = await Peer.open(server.port);
+    const ws = new WebSocketClient(`ws://127.0.0.1:${server.port}/h`);
+    const h = new Peer(ws);
+    await new Promise<void>((resolve, reject) => {
+      ws.once("open", resolve);
+      ws.once("error", reject);
+    });
+    await until(() => [s1, s2, h].every((p) => p.messages.length === 1), { message: "three subscribed" });
+    assert.equal(s1.texts()[0], "subscribed true mixed");
+    assert.equal(server.subscriberCount("mixed"), 3);
+    s1.ws.send("from a session");
+    h.ws.send(new Uint8Array([9, 8, 7]));
+    await until(() => s2.messages.length === 3 && h.messages.length === 2 && s1.messages.length === 2, {
+      message: "both publishes",
+    });
+    assert.equal(h.texts()[1], "from a session");
+    assert.deepEqual([...s1.messages[1].bytes], [9, 8, 7]);
+    s2.ws.send("leave");
+    await until(() => s2.texts().at(-1) === "left", { message: "s2 left" });
+    assert.equal(server.subscriberCount("mixed"), 2);
+    s1.ws.close(1000);
+    await s1.closed;
+    await until(() => server.subscriberCount("mixed") === 1, { message: "a closed session to leave its topics" });
+    for (const p of [s2, h]) p.ws.close(1000);
+    await Promise.all([s2.closed, h.closed]);
+  } finally {
+    await server.shutdown();
+  }
+});

@@ -2,6 +2,7 @@ import { CloseCode, CloseReason } from "../close_reason.ts";
 import { ErrorCode, WebSocketError } from "../errors.ts";
 import type { WebSocketExtension } from "../extensions/extension.ts";
 import { BinaryFrame, type Frame, OP_TEXT, payloadLength, TextFrame } from "../frame/frame.ts";
+import type { Topics } from "../topics.ts";
 import { Hold } from "./connection.ts";
 import { DEFAULT_PING_TIMEOUT } from "./heartbeat.ts";
 import { IncomingQueue, kQueueAbandoned, kQueueFull, kQueueRoom } from "./incoming_queue.ts";
@@ -72,6 +73,9 @@ const messageSize = (f: Frame): number => payloadLength(f) + 64;
  */
 export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
   readonly #raw: RawWebSocketSession;
+  readonly #topics: Topics;
+  // The topics this session is subscribed to; made on the first subscribe.
+  #subscriptions: Set<string> | null = null;
   readonly #core: MessageCore;
   readonly #queue: IncomingQueue<Frame>;
   readonly #pingInterval: number | null;
@@ -94,7 +98,8 @@ export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
    * @param options Ping, timeout and message-size settings.
    */
   constructor(raw: RawWebSocketSession, options: DefaultSessionOptions = {}) {
-    const { connection, unread } = takeOver(raw);
+    const { connection, unread, topics } = takeOver(raw);
+    this.#topics = topics;
     this.#raw = raw;
     this.data = raw.data as T;
     this.#pingInterval = options.pingInterval ?? null;
@@ -241,6 +246,55 @@ export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
   }
 
   /**
+   * Subscribes this session to `topic`: it receives what is published there
+   * (by another connection's `publish`, or the server's), until
+   * `unsubscribe` or its end. Published messages are sent by the session
+   * like its own, never waiting for this peer.
+   *
+   * @param topic The topic's name.
+   */
+  subscribe(topic: string): void {
+    if (!this.#core.connection.writable) return;
+    if (this.#topics.subscribe(this.#core, topic)) (this.#subscriptions ??= new Set()).add(topic);
+  }
+
+  /**
+   * Ends this session's subscription to `topic`.
+   *
+   * @param topic The topic's name.
+   */
+  unsubscribe(topic: string): void {
+    if (this.#topics.unsubscribe(this.#core, topic)) this.#subscriptions!.delete(topic);
+  }
+
+  /**
+   * Whether this session is subscribed to `topic`.
+   *
+   * @param topic The topic's name.
+   */
+  isSubscribed(topic: string): boolean {
+    return this.#subscriptions?.has(topic) ?? false;
+  }
+
+  /** The topics this session is subscribed to. */
+  get subscriptions(): string[] {
+    return this.#subscriptions === null ? [] : [...this.#subscriptions];
+  }
+
+  /**
+   * Sends a message to every subscriber of `topic` but this session, framed
+   * once for all of them: text for a `string`, binary otherwise. Returns at
+   * once: a slow subscriber is never waited for.
+   *
+   * @param topic The topic's name.
+   * @param data The message; bytes must not change until written.
+   * @returns How many subscribers it was queued for.
+   */
+  publish(topic: string, data: string | Uint8Array | ArrayBuffer | ArrayBufferView): number {
+    return this.#topics.publish(topic, data, this.#core);
+  }
+
+  /**
    * The incoming messages as strings (text) and `Uint8Array`s (binary).
    *
    * @example
@@ -316,6 +370,12 @@ export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
   /** The connection is finished. */
   [kFinished](reason: CloseReason | null): void {
     this.#settleCloseReason(reason);
+    // A closed connection leaves all its topics.
+    const subscriptions = this.#subscriptions;
+    if (subscriptions !== null) {
+      this.#subscriptions = null;
+      for (const topic of subscriptions) this.#topics.unsubscribe(this.#core, topic);
+    }
     this.#queue.end();
   }
 

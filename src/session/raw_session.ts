@@ -1,3 +1,4 @@
+import type { Topics } from "../topics.ts";
 import type { CloseReason } from "../close_reason.ts";
 import { connectionLostError, type WebSocketError } from "../errors.ts";
 import type { WebSocketExtension } from "../extensions/extension.ts";
@@ -20,7 +21,7 @@ export const kFrames: unique symbol = Symbol("hybi.rawFrames");
  * default session): returns the connection and the frames the RAW session
  * received but nobody read, and ends the RAW session's `incoming`.
  */
-export function takeOver(session: RawWebSocketSession): { connection: Connection; unread: Frame[] } {
+export function takeOver(session: RawWebSocketSession): { connection: Connection; unread: Frame[]; topics: Topics } {
   const frames = session[kFrames];
   const queue = frames.queueIfMade;
   const unread: Frame[] = [];
@@ -29,7 +30,7 @@ export function takeOver(session: RawWebSocketSession): { connection: Connection
     queue.end();
   }
   frames.takenOver = true;
-  return { connection: frames.connection, unread };
+  return { connection: frames.connection, unread, topics: frames.topics };
 }
 
 /**
@@ -59,8 +60,9 @@ export function createRawSession(
   protocol: string | null,
   extensions: readonly WebSocketExtension[],
   data: unknown,
+  topics: Topics,
 ): RawWebSocketSession {
-  return new RawWebSocketSession(new RawFrames(connection), protocol, extensions, data);
+  return new RawWebSocketSession(new RawFrames(connection, topics), protocol, extensions, data);
 }
 
 /**
@@ -72,12 +74,15 @@ export function createRawSession(
  */
 class RawFrames implements ConnectionHandler, QueueOwner {
   readonly connection: Connection;
+  /** The topics a session built on top can subscribe to (the server's). */
+  readonly topics: Topics;
   #queue: IncomingQueue<Frame> | null = null;
   /** Set once a session built on top took the connection: `incoming` has ended. */
   takenOver = false;
 
-  constructor(connection: Connection) {
+  constructor(connection: Connection, topics: Topics) {
     this.connection = connection;
+    this.topics = topics;
     connection.handler = this;
   }
 
