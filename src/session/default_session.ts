@@ -1,4 +1,5 @@
 import { CloseCode, CloseReason } from "../close_reason.ts";
+import { isSubscribed, leaveAll, subscribe, subscriptionsOf, unsubscribe } from "./subscriptions.ts";
 import { ErrorCode, WebSocketError } from "../errors.ts";
 import type { WebSocketExtension } from "../extensions/extension.ts";
 import { BinaryFrame, type Frame, OP_TEXT, payloadLength, TextFrame } from "../frame/frame.ts";
@@ -74,8 +75,6 @@ const messageSize = (f: Frame): number => payloadLength(f) + 64;
 export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
   readonly #raw: RawWebSocketSession;
   readonly #topics: Topics;
-  // The topics this session is subscribed to; made on the first subscribe.
-  #subscriptions: Set<string> | null = null;
   readonly #core: MessageCore;
   readonly #queue: IncomingQueue<Frame>;
   readonly #pingInterval: number | null;
@@ -255,7 +254,7 @@ export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
    */
   subscribe(topic: string): void {
     if (!this.#core.connection.writable) return;
-    if (this.#topics.subscribe(this.#core, topic)) (this.#subscriptions ??= new Set()).add(topic);
+    subscribe(this.#topics, this.#core, topic);
   }
 
   /**
@@ -264,7 +263,7 @@ export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
    * @param topic The topic's name.
    */
   unsubscribe(topic: string): void {
-    if (this.#topics.unsubscribe(this.#core, topic)) this.#subscriptions!.delete(topic);
+    unsubscribe(this.#topics, this.#core, topic);
   }
 
   /**
@@ -273,12 +272,12 @@ export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
    * @param topic The topic's name.
    */
   isSubscribed(topic: string): boolean {
-    return this.#subscriptions?.has(topic) ?? false;
+    return isSubscribed(this.#core, topic);
   }
 
   /** The topics this session is subscribed to. */
   get subscriptions(): string[] {
-    return this.#subscriptions === null ? [] : [...this.#subscriptions];
+    return subscriptionsOf(this.#core);
   }
 
   /**
@@ -371,11 +370,7 @@ export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
   [kFinished](reason: CloseReason | null): void {
     this.#settleCloseReason(reason);
     // A closed connection leaves all its topics.
-    const subscriptions = this.#subscriptions;
-    if (subscriptions !== null) {
-      this.#subscriptions = null;
-      for (const topic of subscriptions) this.#topics.unsubscribe(this.#core, topic);
-    }
+    leaveAll(this.#topics, this.#core);
     this.#queue.end();
   }
 

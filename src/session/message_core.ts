@@ -159,6 +159,8 @@ export class MessageCore implements ConnectionHandler {
   readonly #dropOnOverflow: boolean;
   /** Published messages dropped for this connection (`publishOverflow: "drop"`). */
   droppedPublished = 0;
+  /** The topics this connection is subscribed to (see `subscriptions.ts`): none, one, or several. */
+  topicNames: string | Set<string> | null = null;
 
   #closing = false;
   #closeCode = 0;

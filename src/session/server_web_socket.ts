@@ -9,6 +9,7 @@
  *
  * @module
  */
+import { isSubscribed, leaveAll, subscribe, subscriptionsOf, unsubscribe } from "./subscriptions.ts";
 import { CloseCode, CloseReason, isValidCloseCode } from "../close_reason.ts";
 import { ErrorCode, reportHandlerError, WebSocketError } from "../errors.ts";
 import type { Topics } from "../topics.ts";
@@ -152,8 +153,6 @@ export class ServerWebSocket<T = undefined> {
   readonly #onError: ((error: unknown) => void) | undefined;
   #finished = false;
   readonly #topics: Topics;
-  // The topics this connection is subscribed to; made on the first subscribe.
-  #subscriptions: Set<string> | null = null;
   // An overflow was reported to `error` and no drain came since (`publishOverflow: "drop"`).
   #overflowReported = false;
   // The text message being handled, as given to `message` and as it came (see `[kMessage]`).
@@ -267,7 +266,7 @@ export class ServerWebSocket<T = undefined> {
    */
   subscribe(topic: string): void {
     if (this.#finished) return;
-    if (this.#topics.subscribe(this.#core, topic)) (this.#subscriptions ??= new Set()).add(topic);
+    subscribe(this.#topics, this.#core, topic);
   }
 
   /**
@@ -276,7 +275,7 @@ export class ServerWebSocket<T = undefined> {
    * @param topic The topic's name.
    */
   unsubscribe(topic: string): void {
-    if (this.#topics.unsubscribe(this.#core, topic)) this.#subscriptions!.delete(topic);
+    unsubscribe(this.#topics, this.#core, topic);
   }
 
   /**
@@ -285,12 +284,12 @@ export class ServerWebSocket<T = undefined> {
    * @param topic The topic's name.
    */
   isSubscribed(topic: string): boolean {
-    return this.#subscriptions?.has(topic) ?? false;
+    return isSubscribed(this.#core, topic);
   }
 
   /** The topics this connection is subscribed to. */
   get subscriptions(): string[] {
-    return this.#subscriptions === null ? [] : [...this.#subscriptions];
+    return subscriptionsOf(this.#core);
   }
 
   /**
@@ -431,11 +430,7 @@ export class ServerWebSocket<T = undefined> {
   [kFinished](reason: CloseReason | null): void {
     this.#finished = true;
     // A closed connection leaves all its topics.
-    const subscriptions = this.#subscriptions;
-    if (subscriptions !== null) {
-      this.#subscriptions = null;
-      for (const topic of subscriptions) this.#topics.unsubscribe(this.#core, topic);
-    }
+    leaveAll(this.#topics, this.#core);
     const handler = this.#handlers.close;
     if (handler === undefined) return;
     try {
