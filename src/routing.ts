@@ -333,6 +333,7 @@ export function webSocket<T>(
     pingInterval: fourth.pingInterval,
     timeout: fourth.timeout,
     maxMessageSize: fourth.maxMessageSize,
+    publishOverflow: fourth.publishOverflow,
   };
   return upgradeRoute<T>(
     path,
