@@ -262,14 +262,55 @@ export function serve(options: ServeOptions, handler: ServeHandler): Promise<Ser
   return new Promise((resolve) => resolve(listen(options, handler)));
 }
 
+/**
+ * Throws unless `reusePort` can be honoured here: Linux (Deno ignores the
+ * option elsewhere), and `--unstable-net` (without it, Deno ends the process
+ * at `Deno.listen`; the flag also brings `Deno.listenDatagram`, which tells).
+ */
+function checkReusePort(): void {
+  if (Deno.build.os !== "linux") {
+    throw new Error(
+      `reusePort needs Linux (SO_REUSEPORT spreading connections across servers); this is ${Deno.build.os}`,
+    );
+  }
+  if (typeof (Deno as unknown as { listenDatagram?: unknown }).listenDatagram !== "function") {
+    throw new Error(
+      'reusePort on Deno needs the --unstable-net flag (deno run --unstable-net …, or "unstable": ["net"] in deno.json)',
+    );
+  }
+}
+
+/** A failure to bind because the address is taken, said plainly (Deno's own error is the cause). */
+function addressInUse(error: unknown, hostname: string, port: number, reusePort: boolean): unknown {
+  if (!(error instanceof Deno.errors.AddrInUse)) return error;
+  const clear = new Deno.errors.AddrInUse(
+    `cannot listen on ${hostname}:${port}: the address is in use (EADDRINUSE)` +
+      (reusePort
+        ? "; a server that shares a port needs every server on it to pass reusePort: true"
+        : "; to share a port between servers, pass reusePort: true to each (Linux)"),
+    { cause: error },
+  );
+  (clear as Error & { code: string }).code = "EADDRINUSE";
+  return clear;
+}
+
 function listen(options: ServeOptions, handler: ServeHandler): Server {
+  const reusePort = options.reusePort === true;
+  if (reusePort) checkReusePort();
   const server = new HttpServer(options, handler);
   const pair = tlsOptions(options);
   const hostname = options.hostname ?? DEFAULT_HOSTNAME;
   const port = options.port ?? DEFAULT_PORT;
-  const listener: Deno.Listener = pair === null
-    ? Deno.listen({ hostname, port, transport: "tcp" })
-    : Deno.listenTls({ hostname, port, cert: pair.cert, key: pair.key });
+  // `reusePort` only when asked for: Deno ends the process at an unstable option without its flag.
+  const shared = reusePort ? { reusePort } : {};
+  let listener: Deno.Listener;
+  try {
+    listener = pair === null
+      ? Deno.listen({ hostname, port, transport: "tcp", ...shared })
+      : Deno.listenTls({ hostname, port, cert: pair.cert, key: pair.key, ...shared });
+  } catch (error) {
+    throw addressInUse(error, hostname, port, reusePort);
+  }
   const highWaterMark = server.httpOptions.writeHighWaterMark;
   let stopped = false;
   server.listening(netAddr(listener.addr), {

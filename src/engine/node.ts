@@ -148,6 +148,38 @@ class NodeSocketTransport extends SocketTransportBase {
   }
 }
 
+/**
+ * Throws unless `reusePort` can be honoured here: Linux, and a Node that
+ * knows the option (22.12 or later, or 23.1 or later; older ones ignore it).
+ */
+function checkReusePort(): void {
+  if (process.platform !== "linux") {
+    throw new Error(
+      `reusePort needs Linux (SO_REUSEPORT spreading connections across servers); this is ${process.platform}`,
+    );
+  }
+  // Deno and Bun run this engine with their own node:net, which knows the option.
+  if ("Deno" in globalThis || "Bun" in globalThis) return;
+  const [major, minor] = process.versions.node.split(".").map(Number);
+  if (major < 22 || (major === 22 && minor < 12) || (major === 23 && minor < 1)) {
+    throw new Error(`reusePort needs Node 22.12 or later (or 23.1 or later); this is Node ${process.versions.node}`);
+  }
+}
+
+/** A failure to bind because the address is taken, said plainly (Node's own error is the cause). */
+function addressInUse(error: unknown, hostname: string, port: number, reusePort: boolean): unknown {
+  if ((error as { code?: unknown } | null)?.code !== "EADDRINUSE") return error;
+  const clear = new Error(
+    `cannot listen on ${hostname}:${port}: the address is in use (EADDRINUSE)` +
+      (reusePort
+        ? "; a server that shares a port needs every server on it to pass reusePort: true"
+        : "; to share a port between servers, pass reusePort: true to each (Linux)"),
+    { cause: error },
+  );
+  (clear as Error & { code: string }).code = "EADDRINUSE";
+  return clear;
+}
+
 function remoteAddrOf(socket: net.Socket): NetAddr {
   return { hostname: socket.remoteAddress ?? "", port: socket.remotePort ?? 0, transport: "tcp" };
 }
@@ -170,6 +202,8 @@ function remoteAddrOf(socket: net.Socket): NetAddr {
  * ```
  */
 export async function serve(options: ServeOptions, handler: ServeHandler): Promise<Server> {
+  const reusePort = options.reusePort === true;
+  if (reusePort) checkReusePort();
   const server = new HttpServer(options, handler);
   const pair = tlsOptions(options);
   const highWaterMark = server.httpOptions.writeHighWaterMark;
@@ -203,10 +237,14 @@ export async function serve(options: ServeOptions, handler: ServeHandler): Promi
   // A failed TLS handshake concerns that client only. With a listener here Node
   // leaves the socket open, so it is dropped here (else shutdown would wait for it).
   listener.on("tlsClientError", (_error: Error, socket: tls.TLSSocket) => socket.destroy());
+  const port = options.port ?? DEFAULT_PORT;
+  const host = options.hostname ?? DEFAULT_HOSTNAME;
   await new Promise<void>((resolve, reject) => {
-    listener.once("error", reject);
-    listener.listen(options.port ?? DEFAULT_PORT, options.hostname ?? DEFAULT_HOSTNAME, () => {
-      listener.off("error", reject);
+    const onError = (error: unknown) => reject(addressInUse(error, host, port, reusePort));
+    listener.once("error", onError);
+    // `reusePort` only when asked for: a Node that does not know the option is never handed it.
+    listener.listen(reusePort ? { port, host, reusePort } : { port, host }, () => {
+      listener.off("error", onError);
       resolve();
     });
   });

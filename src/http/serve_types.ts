@@ -34,6 +34,20 @@ export interface ServeOptions extends HttpOptions {
    * pass `"0.0.0.0"` (or `"::"`) to accept connections from other machines.
    */
   hostname?: string;
+  /**
+   * Lets several servers listen on the same `hostname` and `port`, each in
+   * its own process (or in the same one), with the kernel spreading new
+   * connections across them: Linux's `SO_REUSEPORT`. This is how a server
+   * uses every core: one process per core, all with `reusePort: true` on one
+   * port (see `examples/cluster.ts`). Every server sharing the port must pass
+   * it; a server without it gets an address-in-use error, as usual.
+   *
+   * Linux only: elsewhere `serve` throws rather than ignore it (other systems
+   * either lack `SO_REUSEPORT` or do not spread connections with it). Deno
+   * needs the `--unstable-net` flag for it (else `serve` throws, naming the
+   * flag); Node needs 22.12 or later (or 23.1 or later). Default `false`.
+   */
+  reusePort?: boolean;
   /** PEM certificate chain; with `key`, the server speaks TLS (`https:`/`wss:`). */
   cert?: string;
   /** PEM private key of `cert`. */
