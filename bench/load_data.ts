@@ -1,8 +1,9 @@
 /**
  * A wsbench run as data: what `load.ts` records (`meta.json`), run.sh's raw
- * results (`results.jsonl`) reduced to medians, and issue 11's targets.
+ * results (`results.jsonl`; the broadcast scenario's in `broadcast/`) reduced
+ * to medians, issue 11's targets (echo) and issue 12's (broadcast).
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { resolve } from "node:path";
 
 /** What `load.ts` records about a run beside run.sh's raw results. */
@@ -16,6 +17,11 @@ export interface LoadMeta {
   settings: Record<string, string>;
   /** Servers in table order: name, and the command as shown (paths relative to the project). */
   servers: { name: string; command: string }[];
+  /**
+   * The broadcast scenario's servers (its own run.sh invocation, raw results in `<runDir>/broadcast/`); absent in
+   * runs from before issue 12.
+   */
+  broadcastServers?: { name: string; command: string }[];
   /** Why the hybi rows are missing, if they are. */
   hybiNote: string | null;
   wsbenchDir: string;
@@ -24,6 +30,9 @@ export interface LoadMeta {
   loadEnd: string;
   finished: string;
 }
+
+/** The fan-out scenario (issue 12): measured by its own run.sh invocation, reported in `RESULTS-broadcast.md`. */
+export const BROADCAST = "broadcast";
 
 /** Throughput scenarios in table order. */
 export const SCENARIOS = ["small", "pipelined", "bulk", "large"] as const;
@@ -191,4 +200,108 @@ export function readRun(runDir: string): LoadData {
 /** The figure, if measured. */
 export function figure(data: LoadData, server: string, scenario: string): Figures | undefined {
   return data.echo.get(key(server, scenario));
+}
+
+/**
+ * A runtime's broadcast rows: hybi's `examples/broadcast.ts` (`server.publish` on one topic) against the runtime's
+ * broadcast peer, and issue 12's targets.
+ */
+export interface BroadcastEngine {
+  /** hybi's broadcast server (`examples/broadcast.ts`). */
+  name: string;
+  runtime: string;
+  /** The peer's row name in run.sh's broadcast scenario. */
+  peer: string;
+  /** What the peer does, for the report. */
+  peerLabel: string;
+  /** Lowest deliveries/s ratio to the peer. */
+  minVsPeer: number;
+  /** Highest fan-out p99 latency relative to the peer's. */
+  maxP99VsPeer: number;
+}
+
+/** Issue 12's targets (broadcast scenario, 1,000 subscribers, ratios to the peer in the same run). */
+export const BROADCAST_ENGINES: BroadcastEngine[] = [
+  {
+    name: "hybi-node",
+    runtime: "Node",
+    peer: "ws",
+    peerLabel: "ws + bufferutil looping over `wss.clients`",
+    minVsPeer: 2,
+    maxP99VsPeer: 1.0,
+  },
+  {
+    name: "hybi-deno",
+    runtime: "Deno",
+    peer: "deno",
+    peerLabel: "`Deno.serve` + `Deno.upgradeWebSocket` looping over a `Set` of its sockets",
+    minVsPeer: 1.5,
+    maxP99VsPeer: 1.0,
+  },
+  {
+    name: "hybi-bun",
+    runtime: "Bun",
+    peer: "bun",
+    peerLabel: "`Bun.serve` with every connection subscribed to one topic and `server.publish`",
+    minVsPeer: 0.9,
+    maxP99VsPeer: 1.0,
+  },
+];
+
+/** Medians over the runs of one server in the broadcast scenario. */
+export interface BroadcastFigures {
+  runs: number;
+  /** Publishes completed (reached every connection) per second. */
+  pps: number;
+  /** Messages received per second over all connections. */
+  dps: number;
+  mbps: number;
+  /** Latency from a publish's send to each delivery. */
+  p50: number;
+  p99: number;
+  errors: number;
+  /** Runs whose warm-up publish never reached every connection (nothing measured). */
+  unsynced: number;
+}
+
+/** A run's broadcast scenario. */
+export interface BroadcastData {
+  meta: LoadMeta;
+  servers: string[];
+  figures: Map<string, BroadcastFigures>;
+}
+
+/** The folder of a run's broadcast results. */
+export function broadcastDir(runDir: string): string {
+  return resolve(runDir, BROADCAST);
+}
+
+/** Reads a run's broadcast results, or null when the run has none. */
+export function readBroadcast(runDir: string): BroadcastData | null {
+  const file = resolve(broadcastDir(runDir), "results.jsonl");
+  if (!existsSync(file)) return null;
+  const meta = JSON.parse(readFileSync(resolve(runDir, "meta.json"), "utf8")) as LoadMeta;
+  const rows = readFileSync(file, "utf8").split("\n").filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, number | string>)
+    .filter((r) => r.scenario === BROADCAST);
+  const groups = new Map<string, Record<string, number | string>[]>();
+  for (const row of rows) groups.set(String(row.server), [...groups.get(String(row.server)) ?? [], row]);
+  const figures = new Map<string, BroadcastFigures>();
+  for (const [server, all] of groups) {
+    // A run whose warm-up publish never reached every connection measured nothing: left out of the medians.
+    const synced = all.filter((r) => Number(r.synced) !== 0);
+    const group = synced.length > 0 ? synced : all;
+    const pick = (field: string): number[] => group.map((r) => Number(r[field]));
+    figures.set(server, {
+      runs: synced.length,
+      pps: median(pick("publishes_per_s")),
+      dps: median(pick("deliveries_per_s")),
+      mbps: median(pick("mb_per_s")),
+      p50: median(pick("p50_us")),
+      p99: median(pick("p99_us")),
+      errors: all.map((r) => Number(r.errors)).reduce((a, b) => a + b, 0),
+      unsynced: all.length - synced.length,
+    });
+  }
+  return { meta, servers: (meta.broadcastServers ?? []).map((s) => s.name), figures };
 }

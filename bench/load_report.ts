@@ -1,6 +1,9 @@
 /**
  * Turns one wsbench run (`results.jsonl` + `meta.json` in its folder, written
- * by `load.ts` and run.sh) into `RESULTS.md` and `ratios.svg`: per runtime,
+ * by `load.ts` and run.sh) into `RESULTS.md` and `ratios.svg` (when the run
+ * has echo scenarios) and `RESULTS-broadcast.md` (when it has the broadcast
+ * scenario: per runtime hybi's deliveries/s and fan-out p99 against the peer
+ * with issue 12's targets, and every server's figures). RESULTS.md: per runtime,
  * hybi's handler path, its `for await` session and the floor (bench/floor/)
  * each against the runtime's peer, issue 11's targets beside the handler
  * path's ratios with a met/missed mark, the distance to the floor (hybi ÷
@@ -15,7 +18,21 @@ import { existsSync, writeFileSync } from "node:fs";
 import { relative, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
-import { ENGINES, figure, type LoadData, MIN_BULK_VS_RAW, readRun, SCENARIOS } from "./load_data.ts";
+import {
+  BROADCAST,
+  BROADCAST_ENGINES,
+  type BroadcastData,
+  ENGINES,
+  figure,
+  type LoadData,
+  MIN_BULK_VS_RAW,
+  readBroadcast,
+  readRun,
+  SCENARIOS,
+} from "./load_data.ts";
+
+/** The broadcast scenario's report, beside RESULTS.md. */
+const BROADCAST_MD = "RESULTS-broadcast.md";
 import { ratioChart } from "./ratio_chart.ts";
 
 function loadavgOf(load: string): number {
@@ -51,7 +68,7 @@ function x(value: number | null): string {
 export function renderMarkdown(data: LoadData, svgName: string): string {
   const { meta } = data;
   const s = meta.settings;
-  const scenarios = s.SCENARIOS.split(" ").filter((x) => x !== "");
+  const scenarios = s.SCENARIOS.split(" ").filter((x) => x !== "" && x !== BROADCAST);
   const out: string[] = [];
   const quick = s.RUNS !== "3" || s.SECS !== "5" || scenarios.length < 5 || s.SERVERS !== "all";
   out.push("# Load benchmark results", "");
@@ -68,6 +85,12 @@ export function renderMarkdown(data: LoadData, svgName: string): string {
     );
   }
   if (meta.hybiNote) out.push(`> **hybi rows missing:** ${meta.hybiNote}.`, "");
+  out.push(
+    `The broadcast scenario (issue 12: fan-out to 1,000 connections) is reported in [${BROADCAST_MD}](${BROADCAST_MD}), ` +
+      "from the run named there: `npm run bench:load` writes both, `SCENARIOS=broadcast` only that one, so its run " +
+      "may be newer than this one.",
+    "",
+  );
   if (busyAtStart(meta.loadStart) || loadavgOf(meta.loadEnd) > 3) {
     out.push(
       `> **The machine was busy** (load at start: ${meta.loadStart}; at end: ${meta.loadEnd}): another job competed ` +
@@ -266,20 +289,152 @@ export function renderMarkdown(data: LoadData, svgName: string): string {
   return out.join("\n") + "\n";
 }
 
-/** Writes `RESULTS.md` and `ratios.svg` for a run into `outDir`; returns their paths. */
+/** Markdown of the broadcast scenario's report. */
+export function renderBroadcastMarkdown(data: BroadcastData): string {
+  const { meta } = data;
+  const s = meta.settings;
+  const conns = s.BCAST_CONNS ?? "1000";
+  const out: string[] = [];
+  const quick = s.RUNS !== "3" || s.SECS !== "5" || conns !== "1000" || s.SERVERS !== "all";
+  out.push("# Broadcast benchmark results (issue 12)", "");
+  out.push(
+    `Written by \`npm run bench:load\` (bench/load.ts, which runs \`${meta.wsbenchDir}/run.sh\` with ` +
+      "`SCENARIOS=broadcast` in an invocation of its own). The echo scenarios are in [RESULTS.md](RESULTS.md). " +
+      "Compare ratios measured in the same run only; absolute figures move with the machine's load.",
+    "",
+  );
+  if (quick) {
+    out.push(
+      `> **Partial or quick run** (RUNS=${s.RUNS}, SECS=${s.SECS}, BCAST_CONNS=${conns}, SERVERS=${s.SERVERS}): ` +
+        "indicative only, not a verdict on the targets.",
+      "",
+    );
+  }
+  if (busyAtStart(meta.loadStart) || loadavgOf(meta.loadEnd) > 3) {
+    out.push(
+      `> **The machine was busy** (load at start: ${meta.loadStart}; at end: ${meta.loadEnd}): another job competed ` +
+        "for the CPUs, so even the ratios may be distorted. Rerun on a quiet machine before drawing conclusions.",
+      "",
+    );
+  }
+
+  out.push("## Run", "");
+  out.push(`- Date: ${meta.date.replace("T", " ").slice(0, 16)} UTC (finished ${meta.finished.slice(11, 16)})`);
+  out.push(`- Machine: ${meta.cpu}, ${meta.cores} CPUs, ${meta.memoryGiB} GiB; Linux ${meta.kernel}`);
+  out.push(
+    `- Runtimes: Node ${meta.versions.node} (ws ${meta.versions.ws}, bufferutil ${meta.versions.bufferutil}), ` +
+      `${meta.versions.deno}, Bun ${meta.versions.bun}; wsbench built with ${meta.versions.gcc}`,
+  );
+  out.push(
+    `- Scenario: ${conns} connections, ${s.BCAST_PUBLISHERS ?? "1"} publisher(s), ${s.BCAST_SIZE ?? "32"} B text, ` +
+      `${s.BCAST_DEPTH ?? "4"} publishes in flight in total; every message a connection sends goes to all open ` +
+      "connections, the sender included; a publish is done when every connection received it. Deliveries/s = " +
+      "messages received per second over all connections; latency = from a publish's send to each delivery " +
+      "(fan-out latency, mostly queueing: about depth ÷ publishes/s)",
+  );
+  out.push(
+    `- Method: server on CPU ${s.SERVER_CPU}, client on CPU ${s.CLIENT_CPU}; median of ${s.RUNS} × ${s.SECS} s ` +
+      `after a ${s.WARMUP} s warm-up, servers interleaved round-robin`,
+  );
+  out.push(`- Load at start: ${meta.loadStart}; at end: ${meta.loadEnd}`);
+  out.push(`- Raw results: \`${meta.runDir}/${BROADCAST}/results.jsonl\` (not committed)`);
+  out.push("- Servers:");
+  for (const server of meta.broadcastServers ?? []) out.push(`  - \`${server.name}\`: ${server.command}`);
+  out.push("");
+
+  out.push("## hybi against the targets", "");
+  out.push(
+    "**hybi** is `examples/broadcast.ts`: each connection subscribes to one topic in `open`, and `message` calls " +
+      "`server.publish` on it, so a message is framed once and the same bytes are queued on every subscriber. " +
+      "Ratios are to the runtime's peer in the same run (p99: lower is better). The peers: " +
+      BROADCAST_ENGINES.map((e) => `\`${e.peer}\` (${e.runtime}), ${e.peerLabel}`).join("; ") + ".",
+    "",
+  );
+  out.push("| runtime | measure | hybi | peer | hybi ÷ peer | target | met? |");
+  out.push("|---|---|---:|---:|---:|---|---|");
+  let met = 0, missed = 0, unmeasured = 0;
+  const count = (m: string): string => {
+    if (m.startsWith("✓")) met++;
+    else if (m.startsWith("✗")) missed++;
+    else unmeasured++;
+    return m;
+  };
+  const cell = (v: number | undefined): string => v === undefined ? "–" : fmt(v);
+  for (const engine of BROADCAST_ENGINES) {
+    if (![engine.name, engine.peer].some((n) => data.servers.includes(n))) continue;
+    const own = data.figures.get(engine.name), peer = data.figures.get(engine.peer);
+    const dps = ratio(own?.dps, peer?.dps), p99 = ratio(own?.p99, peer?.p99);
+    out.push(
+      `| ${engine.runtime} vs \`${engine.peer}\` | deliveries/s | ${cell(own?.dps)} | ${cell(peer?.dps)} | ` +
+        `${x(dps)} | ≥ ${engine.minVsPeer}× | ${count(mark(dps, engine.minVsPeer))} |`,
+    );
+    out.push(
+      `| ${engine.runtime} vs \`${engine.peer}\` | fan-out p99 µs | ${cell(own?.p99)} | ${cell(peer?.p99)} | ${
+        x(p99)
+      } | ` +
+        `≤ ${engine.maxP99VsPeer}× | ${count(mark(p99, engine.maxP99VsPeer, true))} |`,
+    );
+  }
+  out.push("");
+  out.push(
+    `Targets (issue 12): ${met} met, ${missed} missed${unmeasured ? `, ${unmeasured} not measured` : ""}` +
+      (quick ? " (quick run: indicative only)." : "."),
+    "",
+  );
+  out.push(
+    "The client is one thread that must receive every delivery, so it caps at roughly 0.4 M deliveries/s on this " +
+      "machine (wsbench's README): near that, a row is bounded by the client rather than the server, and the ratio " +
+      "between two such rows says little.",
+    "",
+  );
+
+  out.push("## Absolute figures", "");
+  const ref = data.figures.get("bun")?.dps;
+  out.push("| server | runs | publishes/s | deliveries/s | MB/s | p50 µs | p99 µs | errors | ÷ bun |");
+  out.push("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+  for (const server of data.servers) {
+    const f = data.figures.get(server);
+    out.push(
+      f && f.runs > 0
+        ? `| ${server} | ${f.runs} | ${fmt(f.pps)} | ${fmt(f.dps)} | ${fmt(f.mbps, 2)} | ${fmt(f.p50)} | ${
+          fmt(f.p99)
+        } | ${f.errors}${f.unsynced ? ` (${f.unsynced} run(s) never synced)` : ""} | ${x(ratio(f.dps, ref))} |`
+        : `| ${server} | 0 | no result (failed to start, crashed, timed out or never synced: see ${meta.runDir}/${BROADCAST}/) | | | | | | |`,
+    );
+  }
+  out.push("");
+  return out.join("\n") + "\n";
+}
+
+/**
+ * Writes the reports a run has into `outDir`: `RESULTS.md` and `ratios.svg` when it measured echo scenarios,
+ * `RESULTS-broadcast.md` when it measured the broadcast scenario; returns their paths.
+ */
 export function writeReport(runDir: string, outDir: string): string[] {
-  const data = readRun(runDir);
-  const md = resolve(outDir, "RESULTS.md");
-  const svg = resolve(outDir, "ratios.svg");
-  writeFileSync(md, renderMarkdown(data, "ratios.svg"));
-  writeFileSync(svg, ratioChart(data));
+  const written: string[] = [];
+  const data = existsSync(resolve(runDir, "results.jsonl")) ? readRun(runDir) : null;
+  if (data && data.meta.settings.SCENARIOS.split(" ").some((sc) => sc !== "" && sc !== BROADCAST)) {
+    const md = resolve(outDir, "RESULTS.md");
+    const svg = resolve(outDir, "ratios.svg");
+    writeFileSync(md, renderMarkdown(data, "ratios.svg"));
+    writeFileSync(svg, ratioChart(data));
+    written.push(md, svg);
+  }
+  const broadcast = readBroadcast(runDir);
+  if (broadcast) {
+    const md = resolve(outDir, BROADCAST_MD);
+    writeFileSync(md, renderBroadcastMarkdown(broadcast));
+    written.push(md);
+  }
   // The project's formatter owns Markdown and SVG layout; formatted output keeps `deno fmt --check` clean.
   // (It skips bench/.out/, where a report drawn beside its run's raw results may go.)
   const root = fileURLToPath(new URL("..", import.meta.url));
   const deno = resolve(root, "node_modules/.bin/deno");
   const excluded = relative(root, resolve(outDir)).split(sep).slice(0, 2).join("/") === "bench/.out";
-  if (existsSync(deno) && !excluded) spawnSync(deno, ["fmt", "--quiet", md, svg], { cwd: root, stdio: "inherit" });
-  return [md, svg];
+  if (existsSync(deno) && !excluded && written.length > 0) {
+    spawnSync(deno, ["fmt", "--quiet", ...written], { cwd: root, stdio: "inherit" });
+  }
+  return written;
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
