@@ -25,6 +25,29 @@ export interface TopicSubscriber {
 const encoder = new TextEncoder();
 
 /**
+ * What carries a server's publishes to the other processes and machines that
+ * serve the same topics (the Redis adapter, `@hybi/websocket/redis`, is one),
+ * and brings theirs back through {@linkcode Topics.deliverRemote}. Set with
+ * {@linkcode Topics.setBackplane}. Its methods are called synchronously and
+ * must not throw: a backplane reports its own failures.
+ */
+export interface Backplane {
+  /** `topic` got its first local subscriber: start listening to it elsewhere. */
+  topicAdded(topic: string): void;
+  /** `topic` lost its last local subscriber: stop listening to it. */
+  topicRemoved(topic: string): void;
+  /**
+   * A local publish to forward to the other processes (the local subscribers
+   * have had it already). `payload` is not to be kept past the call unless copied.
+   *
+   * @param topic The topic's name.
+   * @param opcode 1 (text) or 2 (binary).
+   * @param payload The message.
+   */
+  publish(topic: string, opcode: number, payload: Uint8Array): void;
+}
+
+/**
  * The topics of one server: topic → subscribers. A topic exists while it has
  * subscribers; each subscription costs one `Set` entry here and one in the
  * subscriber's own list.
@@ -46,6 +69,45 @@ const encoder = new TextEncoder();
  */
 export class Topics {
   readonly #topics: Map<string, Set<TopicSubscriber>> = new Map();
+  #backplane: Backplane | null = null;
+
+  /**
+   * Connects these topics to other processes: every local publish is
+   * forwarded to `backplane`, which hears of each topic gaining its first or
+   * losing its last local subscriber (of those already here, at once). A
+   * previous backplane is told to drop every topic. `null` detaches.
+   *
+   * @param backplane The backplane, or `null`.
+   */
+  setBackplane(backplane: Backplane | null): void {
+    const previous = this.#backplane;
+    if (previous === backplane) return;
+    this.#backplane = backplane;
+    for (const topic of this.#topics.keys()) {
+      previous?.topicRemoved(topic);
+      backplane?.topicAdded(topic);
+    }
+  }
+
+  /** The backplane set by {@linkcode setBackplane}, if any. */
+  get backplane(): Backplane | null {
+    return this.#backplane;
+  }
+
+  /**
+   * Delivers a message that came from the backplane (published by another
+   * process) to the local subscribers of `topic` only: it is not forwarded.
+   *
+   * @param topic The topic's name.
+   * @param opcode 1 (text) or 2 (binary).
+   * @param payload The message; must not change until written.
+   * @returns How many subscribers it was queued for.
+   */
+  deliverRemote(topic: string, opcode: number, payload: Uint8Array): number {
+    const subscribers = this.#topics.get(topic);
+    if (subscribers === undefined) return 0;
+    return this.publishBytes(subscribers, opcode, payload, null);
+  }
 
   /**
    * Adds `subscriber` to `topic`.
@@ -59,6 +121,9 @@ export class Topics {
     if (subscribers === undefined) {
       subscribers = new Set();
       this.#topics.set(topic, subscribers);
+      subscribers.add(subscriber);
+      this.#backplane?.topicAdded(topic);
+      return true;
     }
     const before = subscribers.size;
     subscribers.add(subscriber);
@@ -75,7 +140,10 @@ export class Topics {
   unsubscribe(subscriber: TopicSubscriber, topic: string): boolean {
     const subscribers = this.#topics.get(topic);
     if (subscribers === undefined || !subscribers.delete(subscriber)) return false;
-    if (subscribers.size === 0) this.#topics.delete(topic);
+    if (subscribers.size === 0) {
+      this.#topics.delete(topic);
+      this.#backplane?.topicRemoved(topic);
+    }
     return true;
   }
 
@@ -97,11 +165,13 @@ export class Topics {
    * Sends a message to every subscriber of `topic` (but `except`), framed
    * once; text for a `string`, binary otherwise. Never waits: a subscriber
    * behind gets it queued, or is closed (or skipped) by its overflow policy.
+   * With a backplane set, the message also goes to it (for the subscribers of
+   * other processes), whether or not there are local subscribers.
    *
    * @param topic The topic's name.
    * @param data The message; bytes must not change until written.
    * @param except A subscriber not to send to (the publisher itself).
-   * @returns How many subscribers it was queued for.
+   * @returns How many local subscribers it was queued for.
    */
   publish(
     topic: string,
@@ -109,10 +179,14 @@ export class Topics {
     except: TopicSubscriber | null = null,
   ): number {
     const subscribers = this.#topics.get(topic);
-    if (subscribers === undefined) return 0;
+    const backplane = this.#backplane;
+    if (subscribers === undefined && backplane === null) return 0;
     const text = typeof data === "string";
     const payload = text ? encoder.encode(data) : bytesOf(data);
-    return this.publishBytes(subscribers, text ? OP_TEXT : OP_BINARY, payload, except);
+    const opcode = text ? OP_TEXT : OP_BINARY;
+    const queued = subscribers === undefined ? 0 : this.publishBytes(subscribers, opcode, payload, except);
+    backplane?.publish(topic, opcode, payload);
+    return queued;
   }
 
   /**
