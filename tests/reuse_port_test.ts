@@ -19,6 +19,7 @@ import type { Server } from "../src/http/serve_types.ts";
 import { runtimeCommand } from "./_helpers/echo_server.ts";
 import { engineServe, runtime } from "./_helpers/engine.ts";
 import { SocketClient } from "./_helpers/socket_client.ts";
+import { makeCertificates } from "./_helpers/tls.ts";
 import { until, within } from "./_helpers/wait.ts";
 import { WebSocketClient, type WsClient } from "./_helpers/ws_client.ts";
 
@@ -91,6 +92,34 @@ test("reusePort: two servers on one port both accept connections; a third withou
     await Promise.all(servers.map((s) => s.shutdown({ timeout: 2000 })));
   }
   for (const s of servers) await within(s.finished, { message: "the server to finish" });
+});
+
+test("reusePort with TLS: two servers on one port both answer", {
+  skip: reusePortHere ? false : "reusePort is not available here (Deno without --unstable-net, or not Linux)",
+}, async () => {
+  const serve = await engineServe();
+  const certs = await makeCertificates();
+  const servers: Server[] = [];
+  try {
+    const tlsOptions = { cert: certs.cert, key: certs.key, reusePort: true, onError: () => {} };
+    servers.push(await serve({ port: 0, ...tlsOptions }, () => new Response("first")));
+    const port = servers[0].port;
+    servers.push(await serve({ port, ...tlsOptions }, () => new Response("second")));
+    const answers = new Set<string>();
+    let asked = 0;
+    await until(async () => {
+      const client = await SocketClient.connect(port, { tls: { ca: certs.ca, servername: "localhost" } });
+      client.write("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+      await client.until(() => client.ended);
+      client.close();
+      answers.add(client.text().slice(client.text().indexOf("\r\n\r\n") + 4));
+      return ++asked >= 20 && answers.size === 2;
+    }, { timeout: 30_000, interval: 0, message: () => `both servers to answer (${[...answers]})` });
+    assert.deepEqual([...answers].sort(), ["first", "second"]);
+  } finally {
+    await Promise.all(servers.map((s) => s.shutdown({ timeout: 2000 })));
+    await certs.remove();
+  }
 });
 
 test("without reusePort a second server on the same port fails with a clear error", async () => {
