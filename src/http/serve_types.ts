@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { Topics } from "../topics.ts";
 import type { WebSocketUpgrade } from "../upgrade.ts";
 import type { HttpOptions } from "./options.ts";
 import type { NetAddr } from "./socket_transport.ts";
@@ -104,6 +105,8 @@ export interface Server extends AsyncDisposable {
    * @param topic The topic's name.
    */
   subscriberCount(topic: string): number;
+  /** The topics of this server's WebSocket connections (to attach a backplane such as Redis, see `@hybi/websocket/redis`). */
+  readonly topics: Topics;
   /** Same as `shutdown()`, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }
