@@ -20,7 +20,6 @@ import type { Server } from "../src/http/serve_types.ts";
 import { serveOnThisRuntime } from "./runtime.ts";
 
 const TOPIC = "all";
-let server: Server;
 
 /** Each connection joins the one topic; what it sends is published to it, the sender included. */
 const handlers: WebSocketHandlers = {
@@ -28,6 +27,7 @@ const handlers: WebSocketHandlers = {
     ws.subscribe(TOPIC);
   },
   message(_ws, data) {
+    // `server` is set before the first connection is accepted.
     server.publish(TOPIC, data);
   },
 };
@@ -58,7 +58,7 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`--port must be a port number, not ${option("port", "")}`);
   process.exit(2);
 }
-server = await serveOnThisRuntime({ port, hostname: option("hostname", "127.0.0.1") }, handler);
+const server: Server = await serveOnThisRuntime({ port, hostname: option("hostname", "127.0.0.1") }, handler);
 console.log(`listening on ${server.port}`);
 
 let stopping = false;

@@ -5,7 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 import { router, type ServerWebSocket, Topics, type TopicSubscriber, webSocket } from "../mod.ts";
 import { engineServe, runtime } from "./_helpers/engine.ts";
 import { until } from "./_helpers/wait.ts";
