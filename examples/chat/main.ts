@@ -6,6 +6,12 @@
  *
  * then open http://127.0.0.1:8080/ in two browser windows.
  *
+ * With `REDIS_URL` in the environment, instances form one chat through that
+ * Redis (rooms on topics, carried by the Redis backplane):
+ *
+ *     REDIS_URL=redis://127.0.0.1:6379 npm start -- --port 8081
+ *     REDIS_URL=redis://127.0.0.1:6379 npm start -- --port 8082
+ *
  * @module
  */
 import process from "node:process";
@@ -22,9 +28,15 @@ function option(name: string, fallback: string): string {
 }
 
 const hostname = option("hostname", "127.0.0.1");
-const server = await startChat({ port: Number(option("port", "8080")), hostname });
+const redisUrl = process.env.REDIS_URL || undefined;
+const server = await startChat({ port: Number(option("port", "8080")), hostname, redisUrl });
 const shown = hostname.includes(":") ? `[${hostname}]` : hostname;
 console.log(`chat room on http://${shown}:${server.port}/ (${runtime})`);
+if (redisUrl !== undefined) {
+  const shownUrl = new URL(redisUrl);
+  if (shownUrl.password !== "") shownUrl.password = "***";
+  console.log(`shared through Redis at ${shownUrl}: one chat with the other instances on it`);
+}
 
 let stopping = false;
 const stop = async () => {

@@ -3,6 +3,8 @@ const $ = (id) => document.getElementById(id);
 const status = (text) => ($("status").textContent = text);
 
 let socket = null;
+// Who is present, in every instance of the chat: from the welcome, then join, leave and here.
+let present = new Set();
 
 function connect(name) {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
@@ -27,11 +29,25 @@ function receive(message) {
       status(`connected as ${message.name}`);
       $("join-form").hidden = true;
       $("room").hidden = false;
-      showPresent(message.present);
+      present = new Set(message.present);
+      showPresent();
       $("message").focus();
       break;
-    case "presence":
-      showPresent(message.present);
+    case "presence": // the whole list
+      present = new Set(message.present);
+      showPresent();
+      break;
+    case "join":
+      present.add(message.name);
+      showPresent();
+      break;
+    case "here":
+      for (const name of message.names) present.add(name);
+      showPresent();
+      break;
+    case "leave":
+      present.delete(message.name);
+      showPresent();
       break;
     case "message": {
       const item = document.createElement("li");
@@ -51,7 +67,8 @@ function receive(message) {
   }
 }
 
-function showPresent(names) {
+function showPresent() {
+  const names = [...present].sort((a, b) => a.localeCompare(b));
   $("present").replaceChildren(...names.map((name) => {
     const item = document.createElement("li");
     item.textContent = name;
