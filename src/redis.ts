@@ -299,15 +299,18 @@ export class RedisBackplane extends EventTarget implements Backplane {
   }
 
   /**
-   * Detaches from the topics and unsubscribes from every channel. The
+   * Detaches from the topics and unsubscribes from every channel; resolves
+   * once Redis has answered, so the clients may be closed right after. The
    * clients stay open: they are the application's to close.
    */
   async close(): Promise<void> {
     if (this.#closed) return;
-    if (this.#topics.backplane === this) this.#topics.setBackplane(null);
     this.#closed = true;
+    // Taken before detaching, so that the unsubscribes are the ones awaited here (detaching
+    // reports each topic as removed, which then finds nothing to do).
     const channels = [...this.#subscribed];
     this.#subscribed.clear();
+    if (this.#topics.backplane === this) this.#topics.setBackplane(null);
     await Promise.all(
       channels.map((topic) => this.#subscriber.unsubscribe(this.#prefix + topic, this.#listener, true).catch(() => {})),
     );
