@@ -33,6 +33,37 @@ const BATCH_CAPACITY = DIRECT_WRITE_THRESHOLD + 16;
 /** Microtask turns without a send after which a scheduled flush goes out (no `defer` hook). */
 const FLUSH_PATIENCE = 3;
 
+// One flush task per turn for all the batchers waiting, not one each: a publish to 1,000 subscribers
+// schedules one task, and a batcher holds no closure for it.
+/** Batchers waiting for the end of the current I/O event (transports with `defer`). */
+const deferred: OutputBatcher[] = [];
+let deferredScheduled = false;
+/** Batchers waiting for quiet microtask turns (transports without `defer`). */
+const quiet: OutputBatcher[] = [];
+let quietScheduled = false;
+
+function flushDeferred(): void {
+  deferredScheduled = false;
+  // A batcher that sends again while these flush joins a new list (and a new task).
+  const batchers = deferred.splice(0, deferred.length);
+  for (const batcher of batchers) batcher.deferredFlush();
+}
+
+function checkQuiet(): void {
+  quietScheduled = false;
+  let kept = 0;
+  // Batchers added during the pass are visited in it too (the loop reads the length each time).
+  for (let i = 0; i < quiet.length; i++) {
+    const batcher = quiet[i];
+    if (!batcher.quietTurn()) quiet[kept++] = batcher;
+  }
+  quiet.length = kept;
+  if (kept > 0) {
+    quietScheduled = true;
+    RESOLVED.then(checkQuiet);
+  }
+}
+
 /** Told when a batch went to the transport (senders waiting for room may go on). */
 export interface BatchOwner {
   /** A batch was handed to the transport. */
@@ -57,7 +88,6 @@ export class OutputBatcher {
   #spare: Uint8Array | null = null;
   #written: ((chunk: Uint8Array) => void) | null = null;
   #scheduled = false;
-  #flushTask: (() => void) | null = null;
   // Frames queued since the flush task last looked, and how many turns in a row it saw none.
   #sendsSinceCheck = 0;
   #quietTurns = 0;
@@ -194,34 +224,48 @@ export class OutputBatcher {
     if (this.#reading && this.#flushAfterRead) return;
     if (this.#scheduled) return;
     this.#scheduled = true;
-    const task = this.#flushTask ??= this.#hasDefer ? () => this.#deferredFlush() : () => this.#checkFlush();
     if (this.#hasDefer) {
-      this.#transport.defer!(task);
+      deferred.push(this);
+      if (!deferredScheduled) {
+        deferredScheduled = true;
+        this.#transport.defer!(flushDeferred);
+      }
     } else {
       this.#quietTurns = 0;
-      RESOLVED.then(task);
+      quiet.push(this);
+      if (!quietScheduled) {
+        quietScheduled = true;
+        RESOLVED.then(checkQuiet);
+      }
     }
   }
 
-  #deferredFlush(): void {
+  /**
+   * The deferred flush (the I/O event's work is over).
+   *
+   * @internal
+   */
+  deferredFlush(): void {
     this.#scheduled = false;
     this.flush();
   }
 
-  /** The flush task without `defer`: goes again while sends keep coming, flushes after quiet turns. */
-  #checkFlush(): void {
+  /**
+   * One microtask turn passed without `defer`: true once the batch went out
+   * (after quiet turns), false while sends keep coming or it waits on.
+   *
+   * @internal
+   */
+  quietTurn(): boolean {
     if (this.#sendsSinceCheck !== 0) {
       this.#sendsSinceCheck = 0;
       this.#quietTurns = 0;
-      RESOLVED.then(this.#flushTask!);
-      return;
+      return false;
     }
-    if (++this.#quietTurns < FLUSH_PATIENCE) {
-      RESOLVED.then(this.#flushTask!);
-      return;
-    }
+    if (++this.#quietTurns < FLUSH_PATIENCE) return false;
     this.#scheduled = false;
     this.flush();
+    return true;
   }
 
   #onWritten(chunk: Uint8Array): void {
