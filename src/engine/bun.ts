@@ -23,7 +23,14 @@
  */
 import process from "node:process";
 import type { ServeHandler, ServeOptions, Server } from "../http/serve_types.ts";
-import { DEFAULT_HOSTNAME, DEFAULT_PORT, HttpServer, tlsOptions } from "../http/server.ts";
+import {
+  addressInUseError,
+  DEFAULT_HOSTNAME,
+  DEFAULT_PORT,
+  HttpServer,
+  requireReusePortPlatform,
+  tlsOptions,
+} from "../http/server.ts";
 import { SocketTransportBase } from "../http/socket_transport_base.ts";
 
 export type {
@@ -203,32 +210,9 @@ export function serve(options: ServeOptions, handler: ServeHandler): Promise<Ser
   return new Promise((resolve) => resolve(listen(options, handler)));
 }
 
-/** Throws unless `reusePort` can be honoured here: Linux. */
-function checkReusePort(): void {
-  if (process.platform !== "linux") {
-    throw new Error(
-      `reusePort needs Linux (SO_REUSEPORT spreading connections across servers); this is ${process.platform}`,
-    );
-  }
-}
-
-/** A failure to bind because the address is taken, said plainly (Bun's own error is the cause). */
-function addressInUse(error: unknown, hostname: string, port: number, reusePort: boolean): unknown {
-  if ((error as { code?: unknown } | null)?.code !== "EADDRINUSE") return error;
-  const clear = new Error(
-    `cannot listen on ${hostname}:${port}: the address is in use (EADDRINUSE)` +
-      (reusePort
-        ? "; a server that shares a port needs every server on it to pass reusePort: true"
-        : "; to share a port between servers, pass reusePort: true to each (Linux)"),
-    { cause: error },
-  );
-  (clear as Error & { code: string }).code = "EADDRINUSE";
-  return clear;
-}
-
 function listen(options: ServeOptions, handler: ServeHandler): Server {
   const reusePort = options.reusePort === true;
-  if (reusePort) checkReusePort();
+  if (reusePort) requireReusePortPlatform(process.platform);
   const server = new HttpServer(options, handler);
   const pair = tlsOptions(options);
   const highWaterMark = server.httpOptions.writeHighWaterMark;
@@ -238,7 +222,9 @@ function listen(options: ServeOptions, handler: ServeHandler): Server {
     try {
       return bunApi().listen(listenOptions);
     } catch (error) {
-      throw addressInUse(error, hostname, port, reusePort);
+      throw (error as { code?: unknown } | null)?.code === "EADDRINUSE"
+        ? addressInUseError(error, hostname, port, reusePort)
+        : error;
     }
   };
   const listener: BunListener = bind({

@@ -22,7 +22,14 @@
  */
 import process from "node:process";
 import type { NetAddr, ServeHandler, ServeOptions, Server } from "../http/serve_types.ts";
-import { DEFAULT_HOSTNAME, DEFAULT_PORT, HttpServer, tlsOptions } from "../http/server.ts";
+import {
+  addressInUseError,
+  DEFAULT_HOSTNAME,
+  DEFAULT_PORT,
+  HttpServer,
+  requireReusePortPlatform,
+  tlsOptions,
+} from "../http/server.ts";
 import { SocketTransportBase } from "../http/socket_transport_base.ts";
 
 export type {
@@ -268,30 +275,12 @@ export function serve(options: ServeOptions, handler: ServeHandler): Promise<Ser
  * at `Deno.listen`; the flag also brings `Deno.listenDatagram`, which tells).
  */
 function checkReusePort(): void {
-  if (Deno.build.os !== "linux") {
-    throw new Error(
-      `reusePort needs Linux (SO_REUSEPORT spreading connections across servers); this is ${Deno.build.os}`,
-    );
-  }
+  requireReusePortPlatform(Deno.build.os);
   if (typeof (Deno as unknown as { listenDatagram?: unknown }).listenDatagram !== "function") {
     throw new Error(
       'reusePort on Deno needs the --unstable-net flag (deno run --unstable-net …, or "unstable": ["net"] in deno.json)',
     );
   }
-}
-
-/** A failure to bind because the address is taken, said plainly (Deno's own error is the cause). */
-function addressInUse(error: unknown, hostname: string, port: number, reusePort: boolean): unknown {
-  if (!(error instanceof Deno.errors.AddrInUse)) return error;
-  const clear = new Deno.errors.AddrInUse(
-    `cannot listen on ${hostname}:${port}: the address is in use (EADDRINUSE)` +
-      (reusePort
-        ? "; a server that shares a port needs every server on it to pass reusePort: true"
-        : "; to share a port between servers, pass reusePort: true to each (Linux)"),
-    { cause: error },
-  );
-  (clear as Error & { code: string }).code = "EADDRINUSE";
-  return clear;
 }
 
 function listen(options: ServeOptions, handler: ServeHandler): Server {
@@ -309,7 +298,9 @@ function listen(options: ServeOptions, handler: ServeHandler): Server {
       ? Deno.listen({ hostname, port, transport: "tcp", ...shared })
       : Deno.listenTls({ hostname, port, cert: pair.cert, key: pair.key, ...shared });
   } catch (error) {
-    throw addressInUse(error, hostname, port, reusePort);
+    throw error instanceof Deno.errors.AddrInUse
+      ? addressInUseError(error, hostname, port, reusePort, Deno.errors.AddrInUse)
+      : error;
   }
   const highWaterMark = server.httpOptions.writeHighWaterMark;
   let stopped = false;

@@ -30,7 +30,14 @@ import { HandshakeError } from "../errors.ts";
 import { HTTP_DEFAULTS } from "../http/options.ts";
 import { encodeHead, responseHead, switchingProtocolsHead } from "../http/response_head.ts";
 import type { NetAddr, ServeHandler, ServeOptions, Server } from "../http/serve_types.ts";
-import { DEFAULT_HOSTNAME, DEFAULT_PORT, HttpServer, tlsOptions } from "../http/server.ts";
+import {
+  addressInUseError,
+  DEFAULT_HOSTNAME,
+  DEFAULT_PORT,
+  HttpServer,
+  requireReusePortPlatform,
+  tlsOptions,
+} from "../http/server.ts";
 import { SocketTransportBase } from "../http/socket_transport_base.ts";
 import { transportStreams } from "../http/transport_streams.ts";
 import { UpgradedTransport } from "../http/upgraded_transport.ts";
@@ -153,31 +160,13 @@ class NodeSocketTransport extends SocketTransportBase {
  * knows the option (22.12 or later, or 23.1 or later; older ones ignore it).
  */
 function checkReusePort(): void {
-  if (process.platform !== "linux") {
-    throw new Error(
-      `reusePort needs Linux (SO_REUSEPORT spreading connections across servers); this is ${process.platform}`,
-    );
-  }
+  requireReusePortPlatform(process.platform);
   // Deno and Bun run this engine with their own node:net, which knows the option.
   if ("Deno" in globalThis || "Bun" in globalThis) return;
   const [major, minor] = process.versions.node.split(".").map(Number);
   if (major < 22 || (major === 22 && minor < 12) || (major === 23 && minor < 1)) {
     throw new Error(`reusePort needs Node 22.12 or later (or 23.1 or later); this is Node ${process.versions.node}`);
   }
-}
-
-/** A failure to bind because the address is taken, said plainly (Node's own error is the cause). */
-function addressInUse(error: unknown, hostname: string, port: number, reusePort: boolean): unknown {
-  if ((error as { code?: unknown } | null)?.code !== "EADDRINUSE") return error;
-  const clear = new Error(
-    `cannot listen on ${hostname}:${port}: the address is in use (EADDRINUSE)` +
-      (reusePort
-        ? "; a server that shares a port needs every server on it to pass reusePort: true"
-        : "; to share a port between servers, pass reusePort: true to each (Linux)"),
-    { cause: error },
-  );
-  (clear as Error & { code: string }).code = "EADDRINUSE";
-  return clear;
 }
 
 function remoteAddrOf(socket: net.Socket): NetAddr {
@@ -240,7 +229,12 @@ export async function serve(options: ServeOptions, handler: ServeHandler): Promi
   const port = options.port ?? DEFAULT_PORT;
   const host = options.hostname ?? DEFAULT_HOSTNAME;
   await new Promise<void>((resolve, reject) => {
-    const onError = (error: unknown) => reject(addressInUse(error, host, port, reusePort));
+    const onError = (error: unknown) =>
+      reject(
+        (error as { code?: unknown } | null)?.code === "EADDRINUSE"
+          ? addressInUseError(error, host, port, reusePort)
+          : error,
+      );
     listener.once("error", onError);
     // `reusePort` only when asked for: a Node that does not know the option is never handed it.
     listener.listen(reusePort ? { port, host, reusePort } : { port, host }, () => {

@@ -263,3 +263,44 @@ export class HttpServer implements Server {
     return this.shutdown();
   }
 }
+
+/**
+ * Throws unless `reusePort` can be honoured on `platform` (the engines pass
+ * their runtime's name for the operating system): `SO_REUSEPORT` spreading
+ * connections across servers is Linux only.
+ *
+ * @param platform The operating system, as the runtime names it.
+ */
+export function requireReusePortPlatform(platform: string): void {
+  if (platform !== "linux") {
+    throw new Error(`reusePort needs Linux (SO_REUSEPORT spreading connections across servers); this is ${platform}`);
+  }
+}
+
+/**
+ * A failure to bind because the address is taken, said plainly, with the
+ * runtime's own error as its cause and `code` `"EADDRINUSE"`.
+ *
+ * @param cause The runtime's error.
+ * @param hostname Where the server tried to listen.
+ * @param port The port.
+ * @param reusePort Whether this server asked to share the port.
+ * @param ErrorType The class of the error made (the runtime's own, where it has one).
+ */
+export function addressInUseError(
+  cause: unknown,
+  hostname: string,
+  port: number,
+  reusePort: boolean,
+  ErrorType: new (message: string, options?: ErrorOptions) => Error = Error,
+): Error {
+  const error = new ErrorType(
+    `cannot listen on ${hostname}:${port}: the address is in use (EADDRINUSE)` +
+      (reusePort
+        ? "; a server that shares a port needs every server on it to pass reusePort: true"
+        : "; to share a port between servers, pass reusePort: true to each (Linux)"),
+    { cause },
+  );
+  (error as Error & { code: string }).code = "EADDRINUSE";
+  return error;
+}
