@@ -14,10 +14,9 @@
  *
  * @module
  */
-import process from "node:process";
 import { PerMessageDeflate, type ServeHandler, type WebSocketHandlers, WebSocketUpgrade } from "../mod.ts";
 import type { Server } from "../src/http/serve_types.ts";
-import { serveOnThisRuntime } from "./runtime.ts";
+import { option, portOption, serveOnThisRuntime, stopOnSignals } from "./runtime.ts";
 
 const TOPIC = "all";
 
@@ -44,29 +43,8 @@ const handler: ServeHandler = (request) => {
   return new WebSocketUpgrade(request, null, handlers, { extensions: [deflate] });
 };
 
-function option(name: string, fallback: string): string {
-  const args = process.argv.slice(2);
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === `--${name}` && i + 1 < args.length) return args[i + 1];
-    if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
-  }
-  return fallback;
-}
-
-const port = Number(option("port", "9002"));
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`--port must be a port number, not ${option("port", "")}`);
-  process.exit(2);
-}
+const port = portOption("9002");
 const server: Server = await serveOnThisRuntime({ port, hostname: option("hostname", "127.0.0.1") }, handler);
 console.log(`listening on ${server.port}`);
 
-let stopping = false;
-const stop = async () => {
-  if (stopping) process.exit(130); // a second signal: stop now
-  stopping = true;
-  await server.shutdown({ timeout: 5000 });
-  process.exit(0);
-};
-process.on("SIGINT", stop);
-process.on("SIGTERM", stop);
+stopOnSignals(server);

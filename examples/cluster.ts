@@ -25,22 +25,9 @@ import os from "node:os";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
 import { route, router, webSocket } from "../mod.ts";
-import { runtime, serveOnThisRuntime } from "./runtime.ts";
+import { option, portOption, runtime, serveOnThisRuntime } from "./runtime.ts";
 
-function option(name: string, fallback: string): string {
-  const args = process.argv.slice(2);
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === `--${name}` && i + 1 < args.length) return args[i + 1];
-    if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
-  }
-  return fallback;
-}
-
-const port = Number(option("port", "9003"));
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`--port must be a port number, not ${option("port", "")}`);
-  process.exit(2);
-}
+const port = portOption("9003");
 const hostname = option("hostname", "127.0.0.1");
 const workerIndex = option("worker", "");
 

@@ -31,7 +31,7 @@ import {
   type WebSocketHandlers,
   WebSocketUpgrade,
 } from "../mod.ts";
-import { serveOnThisRuntime } from "./runtime.ts";
+import { option, portOption, serveOnThisRuntime, stopOnSignals } from "./runtime.ts";
 
 /**
  * Echoes on the handler path: each whole message (reassembled, text checked
@@ -93,25 +93,12 @@ async function echoFrames(session: RawWebSocketSession): Promise<void> {
   }
 }
 
-function option(name: string, fallback: string): string {
-  const args = process.argv.slice(2);
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === `--${name}` && i + 1 < args.length) return args[i + 1];
-    if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
-  }
-  return fallback;
-}
-
 const api = option("api", "handlers");
 if (api !== "handlers" && api !== "session" && api !== "raw") {
   console.error(`--api must be handlers, session or raw, not ${api}`);
   process.exit(2);
 }
-const port = Number(option("port", "9001"));
-if (!Number.isInteger(port) || port < 0 || port > 65535) {
-  console.error(`--port must be a port number, not ${option("port", "")}`);
-  process.exit(2);
-}
+const port = portOption("9001");
 const server = await serveOnThisRuntime({
   port,
   hostname: option("hostname", "127.0.0.1"),
@@ -120,12 +107,4 @@ const server = await serveOnThisRuntime({
 }, handler);
 console.log(`listening on ${server.port}`);
 
-let stopping = false;
-const stop = async () => {
-  if (stopping) process.exit(130); // a second signal: stop now
-  stopping = true;
-  await server.shutdown({ timeout: 5000 });
-  process.exit(0);
-};
-process.on("SIGINT", stop);
-process.on("SIGTERM", stop);
+stopOnSignals(server);

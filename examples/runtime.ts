@@ -5,6 +5,7 @@
  *
  * @module
  */
+import process from "node:process";
 import type { ServeHandler, ServeOptions, Server } from "../src/http/serve_types.ts";
 
 /** The runtime running this code. */
@@ -20,4 +21,37 @@ export async function serveOnThisRuntime(options: ServeOptions, handler: ServeHa
     case "node":
       return await (await import("../src/engine/node.ts")).serve(options, handler);
   }
+}
+
+/** The value of the command-line option `--name value` (or `--name=value`), or `fallback`. */
+export function option(name: string, fallback: string): string {
+  const args = process.argv.slice(2);
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === `--${name}` && i + 1 < args.length) return args[i + 1];
+    if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
+  }
+  return fallback;
+}
+
+/** `--port`, checked: exits with 2 and a message when it is not a port number. */
+export function portOption(fallback: string): number {
+  const port = Number(option("port", fallback));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`--port must be a port number, not ${option("port", "")}`);
+    process.exit(2);
+  }
+  return port;
+}
+
+/** Shuts `server` down gracefully on SIGINT or SIGTERM and exits 0; a second signal exits at once. */
+export function stopOnSignals(server: Server): void {
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) process.exit(130); // a second signal: stop now
+    stopping = true;
+    await server.shutdown({ timeout: 5000 });
+    process.exit(0);
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
 }

@@ -15,17 +15,8 @@
  * @module
  */
 import process from "node:process";
-import { runtime } from "../runtime.ts";
+import { option, runtime } from "../runtime.ts";
 import { startChat } from "./chat_server.ts";
-
-function option(name: string, fallback: string): string {
-  const args = process.argv.slice(2);
-  for (let i = 0; i < args.length; i++) {
-    if (args[i] === `--${name}` && i + 1 < args.length) return args[i + 1];
-    if (args[i].startsWith(`--${name}=`)) return args[i].slice(name.length + 3);
-  }
-  return fallback;
-}
 
 const hostname = option("hostname", "127.0.0.1");
 const redisUrl = process.env.REDIS_URL || undefined;
