@@ -83,8 +83,6 @@ export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
   // The promise is made when first asked for (most handlers never ask).
   #closeReason: Promise<CloseReason | null> | null = null;
   #resolveCloseReason: ((reason: CloseReason | null) => void) | null = null;
-  #closeReasonSettled = false;
-  #closeReasonValue: CloseReason | null = null;
   /** What the upgrade attached to this connection (`verify`'s result): the authenticated user, for example. */
   readonly data: T;
 
@@ -142,8 +140,10 @@ export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
    */
   get closeReason(): Promise<CloseReason | null> {
     if (this.#closeReason === null) {
-      this.#closeReason = this.#closeReasonSettled
-        ? Promise.resolve(this.#closeReasonValue)
+      // The core settles the reason; this is only its promise.
+      const core = this.#core;
+      this.#closeReason = core.closeReasonSettled
+        ? Promise.resolve(core.closeReason)
         : new Promise((resolve) => this.#resolveCloseReason = resolve);
     }
     return this.#closeReason;
@@ -330,8 +330,8 @@ export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
    * (nobody would answer those messages: a handler that only pushes, or
    * one that left its loop, does not hold the peer's close).
    */
-  [kPeerClose](reason: CloseReason): void {
-    this.#settleCloseReason(reason);
+  [kPeerClose](_reason: CloseReason): void {
+    this.#settleCloseReason();
     const core = this.#core;
     if (!this.#queue.reading) {
       this.#queue.end();
@@ -352,8 +352,8 @@ export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
   }
 
   /** A close frame is going out. */
-  [kClosing](reason: CloseReason): void {
-    this.#settleCloseReason(reason);
+  [kClosing](_reason: CloseReason): void {
+    this.#settleCloseReason();
   }
 
   /** The peer broke the protocol: the reader sees the messages before it, then the error. */
@@ -367,8 +367,8 @@ export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
   }
 
   /** The connection is finished. */
-  [kFinished](reason: CloseReason | null): void {
-    this.#settleCloseReason(reason);
+  [kFinished](_reason: CloseReason | null): void {
+    this.#settleCloseReason();
     // A closed connection leaves all its topics.
     leaveAll(this.#topics, this.#core);
     this.#queue.end();
@@ -410,11 +410,9 @@ export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
     core.fail(error);
   }
 
-  #settleCloseReason(reason: CloseReason | null): void {
-    if (this.#closeReasonSettled) return;
-    this.#closeReasonSettled = true;
-    this.#closeReasonValue = reason;
-    this.#resolveCloseReason?.(reason);
+  /** The core has settled how the connection ends (it does before telling this session): resolve the promise. */
+  #settleCloseReason(): void {
+    this.#resolveCloseReason?.(this.#core.closeReason);
     this.#resolveCloseReason = null;
   }
 }

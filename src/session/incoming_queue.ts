@@ -76,11 +76,6 @@ export class IncomingQueue<T> {
     return this.#readers > 0 || this.#streamed;
   }
 
-  /** Whether the queue is at or above its high-water mark. */
-  get full(): boolean {
-    return this.#full;
-  }
-
   /** Whether no more items will be pushed. */
   get ended(): boolean {
     return this.#ended;

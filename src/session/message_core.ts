@@ -411,11 +411,6 @@ export class MessageCore implements ConnectionHandler {
     this.connection.close(reason);
   }
 
-  /** Resolves once the messages sent so far are encoded and queued. */
-  get encoded(): Promise<void> {
-    return this.#encoding > 0 ? this.#lastEncoded : RESOLVED;
-  }
-
   /** Answers the peer's close frame with its code (see {@linkcode kPeerClose}). */
   answerClose(): void {
     const code = this.#closeCode;
