@@ -37,8 +37,16 @@ export type RouteHandler = (
   context: RouteContext,
 ) => Response | WebSocketUpgrade | Promise<Response | WebSocketUpgrade>;
 
-/** What answers requests no route takes. */
-export type FallbackHandler = (request: Request, info: ServeHandlerInfo) => Response | Promise<Response>;
+/**
+ * What answers requests no route takes: a fetch-style app
+ * (`(request) => Response | Promise<Response>`) fits as it is; it may also
+ * answer with a `WebSocketUpgrade` (a Hono app through `honoHandler`, for
+ * example).
+ */
+export type FallbackHandler = (
+  request: Request,
+  info: ServeHandlerInfo,
+) => Response | WebSocketUpgrade | Promise<Response | WebSocketUpgrade>;
 
 /** A route: a path pattern, which requests on it it takes, and its handler. */
 export interface Route {
@@ -392,7 +400,8 @@ function notFound(): Response {
   return new Response("not found\n", { status: 404, headers: { "content-type": "text/plain; charset=utf-8" } });
 }
 
-function upgradeRequired(): Response {
+/** The answer to a plain request on a WebSocket-only path: 426 Upgrade Required. */
+export function upgradeRequired(): Response {
   return new Response("this path speaks WebSocket only\n", {
     status: 426,
     headers: { "content-type": "text/plain; charset=utf-8", upgrade: "websocket", connection: "Upgrade" },
@@ -405,10 +414,13 @@ function upgradeRequired(): Response {
  * request on a WebSocket route's path that no route takes gets 426 Upgrade
  * Required when it is not an upgrade, and 400 when it is one that offers
  * none of the path's subprotocols. Any other request goes to `fallback`
- * (default: 404).
+ * (default: 404), which may be a whole fetch-style app: WebSocket routes
+ * in front of an existing HTTP application.
  *
  * @param routes The routes, tried in order.
- * @param fallback Answers requests no route takes.
+ * @param fallback Answers requests no route takes: a fetch-style app
+ *   `(request) => Response | Promise<Response>` (its `info` argument, the
+ *   connection, is optional).
  * @returns A handler for an engine's `serve`.
  *
  * @example
@@ -417,6 +429,23 @@ function upgradeRequired(): Response {
  * const handle = router([route("/", () => new Response("home"))], () => new Response("elsewhere", { status: 404 }));
  * const info = { remoteAddr: { hostname: "127.0.0.1", port: 1, transport: "tcp" as const } };
  * console.log((await handle(new Request("http://x/nope"), info) as Response).status); // 404
+ * ```
+ *
+ * @example WebSocket routes in front of a fetch-style app
+ * ```ts
+ * import { router, webSocket } from "@hybi/websocket";
+ * import { serve } from "@hybi/websocket/deno";
+ *
+ * // Any `(request) => Response` app: a framework's `fetch`, or your own.
+ * const app = (request: Request): Response =>
+ *   new URL(request.url).pathname === "/" ? new Response("home") : new Response("not here", { status: 404 });
+ *
+ * const server = await serve(
+ *   { port: 0 },
+ *   router([webSocket("/ws", { message: (ws, data) => void ws.send(data) })], app),
+ * );
+ * console.log(await (await fetch(`http://127.0.0.1:${server.port}/`)).text()); // home
+ * await server.shutdown();
  * ```
  */
 export function router(routes: readonly Route[], fallback: FallbackHandler = notFound): ServeHandler {
