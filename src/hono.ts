@@ -47,7 +47,6 @@
  * @module
  */
 import type { Context } from "hono";
-import type { ConnInfo } from "hono/conninfo";
 import { createWSMessageEvent, defineWebSocketHelper, type UpgradeWebSocket, WSContext, type WSEvents } from "hono/ws";
 import { HandshakeError, reportHandlerError } from "./errors.ts";
 import { WebSocketCloseEvent } from "./facade/close_event.ts";
@@ -243,7 +242,8 @@ class HonoEvents implements WebSocketHandlers<undefined> {
  *         ws.send(`hello ${user}`);
  *       },
  *       onMessage(event, ws) {
- *         ws.send(typeof event.data === "string" ? `${++count}: ${event.data}` : event.data);
+ *         if (typeof event.data === "string") ws.send(`${++count}: ${event.data}`);
+ *         else if (event.data instanceof ArrayBuffer) ws.send(event.data); // binary, as ArrayBuffer by default
  *       },
  *       onClose(event) {
  *         console.log("closed", event.code, event.reason);
@@ -339,10 +339,28 @@ export function honoHandler(app: HonoApp, options: HonoHandlerOptions = {}): Ser
 }
 
 /**
+ * The client's address, in the shape of Hono's `ConnInfo` (`hono/conninfo`).
+ */
+export interface HybiConnInfo {
+  /** The remote end. */
+  readonly remote: {
+    /** The IP address. */
+    readonly address?: string;
+    /** Whether `address` is IPv4 or IPv6. */
+    readonly addressType?: "IPv4" | "IPv6";
+    /** The port. */
+    readonly port?: number;
+    /** Always TCP. */
+    readonly transport?: "tcp";
+  };
+}
+
+/**
  * Hono's `getConnInfo` for an app served by {@linkcode honoHandler}: the
- * client's address, as `hono/deno`'s and `hono/bun`'s.
+ * client's address, as `hono/deno`'s and `hono/bun`'s (empty when the app
+ * is not served by `honoHandler`).
  *
- * @param c The request's Hono context.
+ * @param c The request's Hono context (only its `env` is read).
  * @returns The client's address, port and transport.
  *
  * @example
@@ -355,14 +373,14 @@ export function honoHandler(app: HonoApp, options: HonoHandlerOptions = {}): Ser
  * console.log(app.routes[0].path); // /ip
  * ```
  */
-export function getConnInfo(c: Context): ConnInfo {
+export function getConnInfo(c: { readonly env: unknown }): HybiConnInfo {
   const addr = (c.env as Partial<HybiBindings> | undefined)?.remoteAddr;
   if (addr === undefined) return { remote: {} };
   const address = addr.hostname;
   return {
     remote: {
       address,
-      addressType: address.includes(":") ? "IPv6" : address.includes(".") ? "IPv4" : undefined,
+      addressType: address.includes(":") ? "IPv6" : "IPv4",
       port: addr.port,
       transport: "tcp",
     },
