@@ -85,6 +85,19 @@ function makeApp(seen: Seen): Hono {
   app.get("/private/ws", events);
   app.get("/broken/ws", events);
   app.get("/v1", upgradeWebSocket(() => ({}), { protocol: "chat.v1" }));
+  // ws.raw is hybi's ServerWebSocket: its topics reach the server's publish.
+  app.get(
+    "/room",
+    upgradeWebSocket(() => ({
+      onOpen(_event, ws) {
+        ws.raw!.subscribe("room");
+        ws.send("joined");
+      },
+      onMessage(event, ws) {
+        ws.raw!.publish("room", String(event.data));
+      },
+    })),
+  );
   app.get(
     "/uncompressed",
     upgradeWebSocket(() => ({ onMessage: (e, ws) => ws.send(String(e.data)) }), { extensions: [] }),
@@ -324,6 +337,28 @@ test(`hono on ${runtime}: a Hono app as a router's fallback, behind hybi's own r
     fast.client.close();
     viaHono.client.close();
     await Promise.all([fast.closed, viaHono.closed]);
+  } finally {
+    await server.shutdown({ timeout: 1000 });
+  }
+});
+
+test(`hono on ${runtime}: ws.raw is hybi's ServerWebSocket, its topics shared with server.publish`, async () => {
+  const { server, base } = await startServer(freshSeen());
+  try {
+    const alice = await connect(`ws://${base}/room`);
+    const bob = await connect(`ws://${base}/room`);
+    await until(() => alice.received.length === 1 && bob.received.length === 1, { message: "both joined" });
+    assert.equal(server.subscriberCount("room"), 2);
+    alice.client.send("hi bob");
+    await until(() => bob.received.length === 2, { message: "bob gets alice's message" });
+    assert.equal(bob.received[1], "hi bob");
+    assert.equal(server.publish("room", "from the server"), 2);
+    await until(() => alice.received.length === 2 && bob.received.length === 3, { message: "the server's publish" });
+    assert.deepEqual(alice.received, ["joined", "from the server"]); // a publisher does not get its own message
+    alice.client.close();
+    bob.client.close();
+    await Promise.all([alice.closed, bob.closed]);
+    await until(() => server.subscriberCount("room") === 0, { message: "the topic emptied" });
   } finally {
     await server.shutdown({ timeout: 1000 });
   }
