@@ -7,11 +7,12 @@
  *
  * @module
  */
-import { ClientHandshakeError, ErrorCode } from "../errors.ts";
+import { CloseCode } from "../close_reason.ts";
+import { ClientHandshakeError, ErrorCode, WebSocketError } from "../errors.ts";
 import type { WebSocketExtension } from "../extensions/extension.ts";
 import {
-  deflateOffer,
   type DeflateOffer,
+  deflateOffer,
   type PerMessageDeflateOfferOptions,
 } from "../extensions/permessage_deflate_client.ts";
 import type { SocketTransport } from "../http/socket_transport.ts";
@@ -159,7 +160,11 @@ type AnySession = DefaultWebSocketSession | RawWebSocketSession | ServerWebSocke
  * @param options The connect options.
  * @returns The session, once the handshake succeeded.
  */
-export async function connectWith(dial: Dialer, url: string | URL, options: AnyConnectOptions = {}): Promise<AnySession> {
+export async function connectWith(
+  dial: Dialer,
+  url: string | URL,
+  options: AnyConnectOptions = {},
+): Promise<AnySession> {
   const protocols = typeof options.protocols === "string" ? [options.protocols] : options.protocols ?? [];
   const headers = checkRequestOptions(protocols, options.headers, options.origin);
   if (options.origin !== undefined) new Headers({ origin: options.origin }); // throws on an invalid value
@@ -228,7 +233,9 @@ function redirectTarget(
       { cause: error },
     );
   }
-  if (from.secure && !next.secure) throw fail(ErrorCode.HandshakeRedirect, `refusing a redirect from wss: to ${location}`);
+  if (from.secure && !next.secure) {
+    throw fail(ErrorCode.HandshakeRedirect, `refusing a redirect from wss: to ${location}`);
+  }
   return next;
 }
 
@@ -449,4 +456,44 @@ function startSession(opened: Opened, options: AnyConnectOptions): AnySession {
   }
   connection.start();
   return session;
+}
+
+/** The phase of a dial that failed, as the engines tell it. */
+export type DialFailure = "dns" | "refused" | "tls" | "other";
+
+const FAILURE_CODES: Record<DialFailure, ErrorCode> = {
+  dns: ErrorCode.ConnectDns,
+  refused: ErrorCode.ConnectRefused,
+  tls: ErrorCode.ConnectTls,
+  other: ErrorCode.ConnectFailed,
+};
+
+const FAILURE_TEXT: Record<DialFailure, string> = {
+  dns: "could not resolve",
+  refused: "connection refused by",
+  tls: "TLS handshake failed with",
+  other: "could not connect to",
+};
+
+/**
+ * The error a dial rejects with: its code by the failure's kind, the
+ * runtime's error as the cause.
+ *
+ * @param kind What failed.
+ * @param target Where the dial went.
+ * @param cause The runtime's error.
+ */
+export function dialError(kind: DialFailure, target: DialTarget, cause: unknown): WebSocketError {
+  const where = target.hostname.includes(":")
+    ? `[${target.hostname}]:${target.port}`
+    : `${target.hostname}:${target.port}`;
+  const detail = cause instanceof Error ? `: ${cause.message}` : "";
+  return new WebSocketError(
+    FAILURE_CODES[kind],
+    CloseCode.ClosedAbnormally,
+    `${FAILURE_TEXT[kind]} ${where}${detail}`,
+    {
+      cause,
+    },
+  );
 }

@@ -44,8 +44,7 @@ export interface Agreement {
  */
 export function checkResponse(head: ResponseHead, offer: ClientOffer): Agreement {
   const headers = head.headers;
-  const fail = (code: ErrorCode, message: string) =>
-    new ClientHandshakeError(code, message, head.status, headers);
+  const fail = (code: ErrorCode, message: string) => new ClientHandshakeError(code, message, head.status, headers);
   if (!hasToken(headers.get("upgrade"), "websocket")) {
     throw fail(ErrorCode.HandshakeUpgrade, 'the response\'s Upgrade header does not hold "websocket"');
   }

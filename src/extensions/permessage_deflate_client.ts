@@ -9,17 +9,12 @@
 import type { ExtensionParam } from "./extension_header.ts";
 import { formatExtension } from "./extension_header.ts";
 import { asciiEqualsIgnoreCase } from "./negotiation.ts";
-import {
-  type DeflateParameters,
-  parseWindowBits,
-  PerMessageDeflateExtension,
-  type PerMessageDeflateOptions,
-} from "./permessage_deflate.ts";
+import { type DeflateParameters, parseWindowBits, PerMessageDeflateExtension } from "./permessage_deflate.ts";
 import { loadZlib } from "./deflate_codec.ts";
 
 /**
  * What a client offers and how it compresses, the client's view of
- * {@linkcode PerMessageDeflateOptions}.
+ * the server's `PerMessageDeflateOptions`.
  */
 export interface PerMessageDeflateOfferOptions {
   /** zlib compression level, 0 (store) to 9 (smallest). Default 6. */
@@ -154,8 +149,12 @@ export function acceptDeflateResponse(
   }
   const o = offer.options;
   // An offered parameter of the server's side is accepted by stating it (RFC 7692 §7.1.1.1, §7.1.2.1).
-  if (o.serverNoContextTakeover && !serverNoContextTakeover) return "server_no_context_takeover was offered but not accepted";
-  if (o.serverMaxWindowBits !== null && serverBits === null) return "server_max_window_bits was offered but not accepted";
+  if (o.serverNoContextTakeover && !serverNoContextTakeover) {
+    return "server_no_context_takeover was offered but not accepted";
+  }
+  if (o.serverMaxWindowBits !== null && serverBits === null) {
+    return "server_max_window_bits was offered but not accepted";
+  }
   const parameters: DeflateParameters = Object.freeze({
     serverNoContextTakeover,
     clientNoContextTakeover: clientNoContextTakeover || o.clientNoContextTakeover,
@@ -163,13 +162,18 @@ export function acceptDeflateResponse(
     clientMaxWindowBits: clientBits ?? o.clientMaxWindowBits,
   });
   void loadZlib().catch(() => {});
-  return new PerMessageDeflateExtension(parameters, {
-    compressionLevel: o.compressionLevel,
-    compressIfBiggerThan: o.compressIfBiggerThan,
-    memLevel: o.memLevel,
-    serverNoContextTakeover: parameters.serverNoContextTakeover,
-    clientNoContextTakeover: parameters.clientNoContextTakeover,
-    serverMaxWindowBits: parameters.serverMaxWindowBits,
-    clientMaxWindowBits: parameters.clientMaxWindowBits,
-  }, header, "client");
+  return new PerMessageDeflateExtension(
+    parameters,
+    {
+      compressionLevel: o.compressionLevel,
+      compressIfBiggerThan: o.compressIfBiggerThan,
+      memLevel: o.memLevel,
+      serverNoContextTakeover: parameters.serverNoContextTakeover,
+      clientNoContextTakeover: parameters.clientNoContextTakeover,
+      serverMaxWindowBits: parameters.serverMaxWindowBits,
+      clientMaxWindowBits: parameters.clientMaxWindowBits,
+    },
+    header,
+    "client",
+  );
 }
