@@ -11,7 +11,7 @@
  * import { connect } from "@hybi/websocket/client";
  * import { serve } from "@hybi/websocket/deno";
  *
- * const server = await serve({ port: 0 }, router([webSocket("/echo", { message: (ws, data) => ws.send(data) })]));
+ * const server = await serve({ port: 0 }, router([webSocket("/echo", { message: (ws, data) => void ws.send(data) })]));
  * const session = await connect(`ws://127.0.0.1:${server.port}/echo`, { protocols: [] });
  * await session.sendText("hello");
  * for await (const message of session.messages()) {

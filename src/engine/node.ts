@@ -536,7 +536,7 @@ function dial(target: DialTarget): Promise<SocketTransport> {
  * import { webSocket, router } from "@hybi/websocket";
  * import { connect, serve } from "@hybi/websocket/node";
  *
- * const server = await serve({ port: 0 }, router([webSocket("/echo", { message: (ws, data) => ws.send(data) })]));
+ * const server = await serve({ port: 0 }, router([webSocket("/echo", { message: (ws, data) => void ws.send(data) })]));
  * const session = await connect(`ws://127.0.0.1:${server.port}/echo`);
  * await session.sendText("hello");
  * for await (const message of session.messages()) {
