@@ -13,8 +13,8 @@ import * as net from "node:net";
 import {
   ClientHandshakeError,
   CloseCode,
-  computeAccept as acceptOf,
   CloseReason,
+  computeAccept as acceptOf,
   ErrorCode,
   Frame,
   PerMessageDeflate,
@@ -154,7 +154,10 @@ test(`${runtime} client: subprotocols, headers and origin reach the server`, asy
   assert.equal(request.headers.host, `127.0.0.1:${wsPlain.port}`);
   await session.close();
   // Headers the handshake owns are refused before anything is sent.
-  await assert.rejects(connect(`ws://127.0.0.1:${wsPlain.port}/`, { headers: { "sec-websocket-key": "x" } }), TypeError);
+  await assert.rejects(
+    connect(`ws://127.0.0.1:${wsPlain.port}/`, { headers: { "sec-websocket-key": "x" } }),
+    TypeError,
+  );
   await assert.rejects(connect(`http://127.0.0.1:${wsPlain.port}/`), SyntaxError);
 });
 
@@ -241,7 +244,10 @@ test(`${runtime} client: the RAW session and the handler path against hybi's RAW
 test(`${runtime} client: signal aborts the connect, or closes the open session with 1001`, async () => {
   const before = new AbortController();
   before.abort(new Error("not now"));
-  assert.equal((await rejection(connect(`ws://127.0.0.1:${hybi.port}/echo`, { signal: before.signal }))).message, "not now");
+  assert.equal(
+    (await rejection(connect(`ws://127.0.0.1:${hybi.port}/echo`, { signal: before.signal }))).message,
+    "not now",
+  );
 
   // A server that accepts and never answers: the abort comes during the handshake.
   const silent = await silentServer();
@@ -349,7 +355,9 @@ async function freePort(): Promise<number> {
 }
 
 /** A TCP server that accepts and never answers. */
-async function silentServer(): Promise<{ port: number; sockets: net.Socket[]; closed: number; close(): Promise<void> }> {
+async function silentServer(): Promise<
+  { port: number; sockets: net.Socket[]; closed: number; close(): Promise<void> }
+> {
   const sockets: net.Socket[] = [];
   const state = { port: 0, sockets, closed: 0, close: async () => {} };
   const server = net.createServer((socket) => {
