@@ -18,7 +18,7 @@ import {
   ErrorCode,
   Frame,
   PerMessageDeflate,
-  PerMessageDeflateExtension,
+  type PerMessageDeflateExtension,
   route,
   router,
   webSocket,
