@@ -82,7 +82,7 @@
  * @module
  */
 export { CloseCode, CloseReason, isValidCloseCode } from "./src/close_reason.ts";
-export { ErrorCode, HandshakeError, WebSocketError } from "./src/errors.ts";
+export { ClientHandshakeError, ErrorCode, HandshakeError, WebSocketError } from "./src/errors.ts";
 export type { WebSocketExtension } from "./src/extensions/extension.ts";
 export {
   BinaryFrame,

@@ -66,6 +66,30 @@ export const ErrorCode: {
   readonly UnsupportedVersion: "WS_ERR_UNSUPPORTED_VERSION";
   /** The request's `Origin` is refused by the origin policy (403). */
   readonly ForbiddenOrigin: "WS_ERR_FORBIDDEN_ORIGIN";
+  /** Client: the server's host name did not resolve. */
+  readonly ConnectDns: "WS_ERR_CONNECT_DNS";
+  /** Client: the server refused the TCP connection. */
+  readonly ConnectRefused: "WS_ERR_CONNECT_REFUSED";
+  /** Client: the TLS handshake failed (an untrusted certificate, a name mismatch, a server that does not speak TLS). */
+  readonly ConnectTls: "WS_ERR_CONNECT_TLS";
+  /** Client: the connection failed otherwise (unreachable network, reset during the handshake …). */
+  readonly ConnectFailed: "WS_ERR_CONNECT_FAILED";
+  /** Client: the opening handshake did not finish within `handshakeTimeout`. */
+  readonly HandshakeTimeout: "WS_ERR_HANDSHAKE_TIMEOUT";
+  /** Client: the server answered with a status other than 101 (a 3xx too, unless `redirects` allows it). */
+  readonly HandshakeStatus: "WS_ERR_HANDSHAKE_STATUS";
+  /** Client: a redirect that may not be followed (too many, `wss:` to `ws:`, a bad `Location`). */
+  readonly HandshakeRedirect: "WS_ERR_HANDSHAKE_REDIRECT";
+  /** Client: the 101 lacks `Upgrade: websocket` or a `Connection` with the `upgrade` token. */
+  readonly HandshakeUpgrade: "WS_ERR_HANDSHAKE_UPGRADE";
+  /** Client: `Sec-WebSocket-Accept` is missing or does not match the key sent. */
+  readonly HandshakeAccept: "WS_ERR_HANDSHAKE_ACCEPT";
+  /** Client: the server chose a subprotocol that was not offered (or any, when none was). */
+  readonly HandshakeProtocol: "WS_ERR_HANDSHAKE_PROTOCOL";
+  /** Client: the server accepted an extension, or parameters, that were not offered. */
+  readonly HandshakeExtension: "WS_ERR_HANDSHAKE_EXTENSION";
+  /** Client: the response is not valid HTTP/1.1, too large, or the connection ended before its end. */
+  readonly HandshakeResponse: "WS_ERR_HANDSHAKE_RESPONSE";
 } = {
   UnmaskedFrame: "WS_ERR_UNMASKED_FRAME",
   UnexpectedMask: "WS_ERR_UNEXPECTED_MASK",
@@ -91,6 +115,18 @@ export const ErrorCode: {
   BadHandshake: "WS_ERR_BAD_HANDSHAKE",
   UnsupportedVersion: "WS_ERR_UNSUPPORTED_VERSION",
   ForbiddenOrigin: "WS_ERR_FORBIDDEN_ORIGIN",
+  ConnectDns: "WS_ERR_CONNECT_DNS",
+  ConnectRefused: "WS_ERR_CONNECT_REFUSED",
+  ConnectTls: "WS_ERR_CONNECT_TLS",
+  ConnectFailed: "WS_ERR_CONNECT_FAILED",
+  HandshakeTimeout: "WS_ERR_HANDSHAKE_TIMEOUT",
+  HandshakeStatus: "WS_ERR_HANDSHAKE_STATUS",
+  HandshakeRedirect: "WS_ERR_HANDSHAKE_REDIRECT",
+  HandshakeUpgrade: "WS_ERR_HANDSHAKE_UPGRADE",
+  HandshakeAccept: "WS_ERR_HANDSHAKE_ACCEPT",
+  HandshakeProtocol: "WS_ERR_HANDSHAKE_PROTOCOL",
+  HandshakeExtension: "WS_ERR_HANDSHAKE_EXTENSION",
+  HandshakeResponse: "WS_ERR_HANDSHAKE_RESPONSE",
 };
 
 /** One of the string values of {@linkcode ErrorCode}. */
@@ -128,6 +164,43 @@ export class WebSocketError extends Error {
     this.name = "WebSocketError";
     this.code = code;
     this.closeCode = closeCode;
+  }
+}
+
+/**
+ * A client's opening handshake that failed after the server answered (or
+ * failed to answer in time): a `WebSocketError` whose `code` is one of the
+ * `WS_ERR_HANDSHAKE_*` codes, with the HTTP `status` and the response's
+ * `headers` (`0` and empty when no complete response arrived). No session
+ * was created; the connection is closed.
+ *
+ * @example
+ * ```ts
+ * import { ClientHandshakeError, ErrorCode } from "@hybi/websocket";
+ * const e = new ClientHandshakeError(ErrorCode.HandshakeStatus, "the server answered 404", 404, new Headers());
+ * console.log(e.code, e.status, e.closeCode); // WS_ERR_HANDSHAKE_STATUS 404 1006
+ * ```
+ */
+export class ClientHandshakeError extends WebSocketError {
+  /** The response's HTTP status, or `0` when no complete response head arrived. */
+  readonly status: number;
+  /** The response's headers (empty when no complete response head arrived). */
+  readonly headers: Headers;
+
+  /**
+   * Builds a client handshake error.
+   *
+   * @param code One of the `WS_ERR_HANDSHAKE_*` codes.
+   * @param message What was wrong.
+   * @param status The response's status, or `0`.
+   * @param headers The response's headers.
+   * @param options Standard error options (`cause`).
+   */
+  constructor(code: ErrorCode, message: string, status: number, headers: Headers, options?: ErrorOptions) {
+    super(code, CloseCode.ClosedAbnormally, message, options);
+    this.name = "ClientHandshakeError";
+    this.status = status;
+    this.headers = headers;
   }
 }
 

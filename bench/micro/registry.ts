@@ -22,6 +22,7 @@ export const AREAS: MicroArea[] = [
   { name: "FrameReader", file: "frame_reader.ts" },
   { name: "applyMask", file: "mask.ts" },
   { name: "FrameWriter", file: "frame_writer.ts" },
+  { name: "FrameWriter, client role (masking)", file: "client_frame_writer.ts" },
   { name: "Sec-WebSocket-Accept", file: "accept.ts" },
   { name: "UTF-8 validation", file: "utf8.ts" },
   { name: "HTTP head parsing", file: "http_head.ts" },

@@ -22,6 +22,8 @@
  * @module
  */
 import process from "node:process";
+import { type Connect, connectWith, dialError, type DialFailure, type DialTarget } from "../client/connect.ts";
+import type { SocketTransport } from "../http/socket_transport.ts";
 import type { ServeHandler, ServeOptions, Server } from "../http/serve_types.ts";
 import {
   addressInUseError,
@@ -42,6 +44,8 @@ export type {
   ShutdownOptions,
 } from "../http/serve_types.ts";
 export type { HttpOptions } from "../http/options.ts";
+export type { Connect, ConnectOptions, HandlersConnectOptions, RawConnectOptions } from "../client/connect.ts";
+export type { PerMessageDeflateOfferOptions } from "../extensions/permessage_deflate_client.ts";
 
 // The part of Bun's socket API this engine uses (Bun's own types are not a dependency).
 
@@ -89,8 +93,26 @@ interface BunListener {
   stop(closeActiveConnections?: boolean): void;
 }
 
+/** The handlers of a socket made by `Bun.connect`. */
+interface BunClientSocketHandler extends Omit<BunSocketHandler, "error"> {
+  error(socket: BunSocket, error: Error): void;
+  /** The connection failed (the promise of `Bun.connect` rejects too). */
+  connectError(socket: BunSocket, error: Error): void;
+  /** The TLS handshake finished: `success`, or the reason the certificate was refused. */
+  handshake(socket: BunSocket, success: boolean, authorizationError: Error | null): void;
+}
+
+interface BunConnectOptions {
+  hostname: string;
+  port: number;
+  allowHalfOpen: boolean;
+  tls?: { serverName: string; ca?: string[]; rejectUnauthorized: boolean };
+  socket: BunClientSocketHandler;
+}
+
 interface BunApi {
   listen(options: BunListenOptions): BunListener;
+  connect(options: BunConnectOptions): Promise<BunSocket>;
 }
 
 /** A socket transport over a Bun socket: `write` takes what the kernel takes now; the rest waits for `drain`. */
@@ -252,3 +274,112 @@ function listen(options: ServeOptions, handler: ServeHandler): Server {
   });
   return server;
 }
+
+/**
+ * Dials with `Bun.connect` (`tls` for `wss:`): the socket's transport once
+ * connected and, for TLS, once Bun's `handshake` reports success (Bun opens
+ * the socket before the TLS handshake). Bun's dial takes no signal: an
+ * abort rejects at once and terminates the socket if one arrives.
+ */
+function dial(target: DialTarget): Promise<SocketTransport> {
+  const signal = target.signal;
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    let settled = false;
+    let socket: BunSocket | null = null;
+    const settle = () => {
+      settled = true;
+      signal.removeEventListener("abort", onAbort);
+    };
+    const fail = (kind: DialFailure, error: unknown) => {
+      if (settled) return;
+      settle();
+      socket?.terminate();
+      reject(dialError(kind, target, error));
+    };
+    const ready = (s: BunSocket) => {
+      if (settled) return;
+      settle();
+      s.setNoDelay(true);
+      const transport = new BunSocketTransport(s, target.writeHighWaterMark);
+      s.data = transport;
+      resolve(transport);
+    };
+    const onAbort = () => {
+      if (settled) return;
+      settle();
+      socket?.terminate();
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    const secure = target.tls !== null;
+    bunApi().connect({
+      hostname: target.hostname,
+      port: target.port,
+      allowHalfOpen: true,
+      ...(target.tls === null ? {} : {
+        tls: {
+          serverName: target.tls.serverName,
+          ...(target.tls.caCerts === null ? {} : { ca: [...target.tls.caCerts] }),
+          rejectUnauthorized: true,
+        },
+      }),
+      socket: {
+        open(s) {
+          socket = s;
+          if (settled) s.terminate();
+          else if (!secure) ready(s);
+        },
+        handshake(s, success, authorizationError) {
+          if (success && authorizationError === null) ready(s);
+          else fail("tls", authorizationError ?? new Error("the TLS handshake failed"));
+        },
+        data: (s, data) => s.data?.onData(data),
+        drain: (s) => s.data?.onDrain(),
+        end: (s) => s.data?.onEnd(),
+        close(s, error) {
+          if (s.data !== undefined) s.data.onClose(error);
+          else fail(secure ? "tls" : "other", error ?? new Error("the connection closed during the dial"));
+        },
+        error: (s, error) => s.data?.onError(error),
+        connectError: () => {},
+      },
+    }).catch((error: unknown) => {
+      const code = (error as { code?: unknown } | null)?.code;
+      fail(code === "ECONNREFUSED" ? "refused" : code === "ENOTFOUND" || code === "EAI_AGAIN" ? "dns" : "other", error);
+    });
+  });
+}
+
+/**
+ * Connects to a WebSocket server over `Bun.connect` (with `tls` for
+ * `wss:`) and runs the opening handshake. Resolves to the default session
+ * (`for await`, automatic pongs, the close handshake); with `raw: true` to a
+ * `RawWebSocketSession`; with `handlers` to the handler path's
+ * `ServerWebSocket`, the same object a server's handlers get. Rejects with a
+ * `WebSocketError` whose code says what failed: `WS_ERR_CONNECT_DNS`,
+ * `WS_ERR_CONNECT_REFUSED`, `WS_ERR_CONNECT_TLS`, `WS_ERR_HANDSHAKE_*` (a
+ * `ClientHandshakeError` with the status and headers), or with the
+ * `signal`'s reason.
+ *
+ * @example Talking to an echo server (needs the Bun runtime, so not run by `deno test --doc`)
+ * ```ts ignore
+ * import { router, webSocket } from "@hybi/websocket";
+ * import { connect, serve } from "@hybi/websocket/bun";
+ *
+ * const server = await serve({ port: 0 }, router([webSocket("/echo", { message: (ws, data) => void ws.send(data) })]));
+ * const session = await connect(`ws://127.0.0.1:${server.port}/echo`);
+ * await session.sendText("hello");
+ * for await (const message of session.messages()) {
+ *   console.log(message); // hello
+ *   break;
+ * }
+ * await session.close();
+ * await server.shutdown();
+ * ```
+ */
+export const connect: Connect =
+  ((url: string | URL, options?: Parameters<typeof connectWith>[2]) => connectWith(dial, url, options)) as Connect;

@@ -21,6 +21,8 @@
  * @module
  */
 import process from "node:process";
+import { type Connect, connectWith, dialError, type DialTarget } from "../client/connect.ts";
+import type { SocketTransport } from "../http/socket_transport.ts";
 import type { NetAddr, ServeHandler, ServeOptions, Server } from "../http/serve_types.ts";
 import {
   addressInUseError,
@@ -41,6 +43,8 @@ export type {
   ShutdownOptions,
 } from "../http/serve_types.ts";
 export type { HttpOptions } from "../http/options.ts";
+export type { Connect, ConnectOptions, HandlersConnectOptions, RawConnectOptions } from "../client/connect.ts";
+export type { PerMessageDeflateOfferOptions } from "../extensions/permessage_deflate_client.ts";
 
 /**
  * Read buffer sizes: an idle connection holds the smallest while its read
@@ -332,3 +336,114 @@ function listen(options: ServeOptions, handler: ServeHandler): Server {
   })();
   return server;
 }
+
+/** Whether a `Deno.connect` error says the name did not resolve (Deno reports it as a plain error). */
+function isDnsFailure(error: unknown): boolean {
+  if (error instanceof Deno.errors.NotFound) return true;
+  const message = error instanceof Error ? error.message : "";
+  return message.includes("failed to lookup address") || message.includes("Name or service not known") ||
+    message.includes("nodename nor servname");
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+/**
+ * Dials with `Deno.connect`, then `Deno.startTls` for `wss:` (so the server
+ * name may differ from the host dialed) and its handshake: the socket's
+ * transport once connected. Deno's dial takes no signal: an abort rejects at
+ * once, and a connection that arrives afterwards is closed.
+ */
+function dial(target: DialTarget): Promise<SocketTransport> {
+  const signal = target.signal;
+  const opening = (async () => {
+    let tcp: Deno.TcpConn;
+    try {
+      tcp = await Deno.connect({ hostname: target.hostname, port: target.port, transport: "tcp" });
+    } catch (error) {
+      throw dialError(
+        error instanceof Deno.errors.ConnectionRefused ? "refused" : isDnsFailure(error) ? "dns" : "other",
+        target,
+        error,
+      );
+    }
+    tcp.setNoDelay(true);
+    if (target.tls === null) return tcp as Deno.Conn;
+    let conn: Deno.TlsConn;
+    try {
+      conn = await Deno.startTls(tcp, {
+        hostname: target.tls.serverName,
+        caCerts: target.tls.caCerts === null ? undefined : [...target.tls.caCerts],
+        alpnProtocols: ["http/1.1"],
+      });
+    } catch (error) {
+      closeQuietly(tcp);
+      throw dialError("tls", target, error);
+    }
+    try {
+      await conn.handshake();
+    } catch (error) {
+      closeQuietly(conn);
+      throw dialError("tls", target, error);
+    }
+    return conn as Deno.Conn;
+  })();
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      opening.then(closeQuietly, () => {});
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = () => {
+      opening.then(closeQuietly, () => {});
+      reject(signal.reason);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    opening.then(
+      (conn) => {
+        signal.removeEventListener("abort", onAbort);
+        if (signal.aborted) closeQuietly(conn);
+        else resolve(new DenoConnTransport(conn, target.writeHighWaterMark));
+      },
+      (error) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * Connects to a WebSocket server over `Deno.connect` (`Deno.startTls` for
+ * `wss:`) and runs the opening handshake. Resolves to the default session
+ * (`for await`, automatic pongs, the close handshake); with `raw: true` to a
+ * `RawWebSocketSession`; with `handlers` to the handler path's
+ * `ServerWebSocket`, the same object a server's handlers get. Rejects with a
+ * `WebSocketError` whose code says what failed: `WS_ERR_CONNECT_DNS`,
+ * `WS_ERR_CONNECT_REFUSED`, `WS_ERR_CONNECT_TLS`, `WS_ERR_HANDSHAKE_*` (a
+ * `ClientHandshakeError` with the status and headers), or with the
+ * `signal`'s reason.
+ *
+ * @example Talking to an echo server
+ * ```ts
+ * import { router, webSocket } from "@hybi/websocket";
+ * import { connect, serve } from "@hybi/websocket/deno";
+ *
+ * const server = await serve({ port: 0 }, router([webSocket("/echo", { message: (ws, data) => void ws.send(data) })]));
+ * const session = await connect(`ws://127.0.0.1:${server.port}/echo`);
+ * await session.sendText("hello");
+ * for await (const message of session.messages()) {
+ *   console.log(message); // hello
+ *   break;
+ * }
+ * await session.close();
+ * await server.shutdown();
+ * ```
+ */
+export const connect: Connect =
+  ((url: string | URL, options?: Parameters<typeof connectWith>[2]) => connectWith(dial, url, options)) as Connect;

@@ -26,10 +26,12 @@ import * as net from "node:net";
 import process from "node:process";
 import type { Duplex } from "node:stream";
 import * as tls from "node:tls";
+import { type Connect, connectWith, dialError, type DialFailure, type DialTarget } from "../client/connect.ts";
 import { HandshakeError } from "../errors.ts";
 import { HTTP_DEFAULTS } from "../http/options.ts";
 import { encodeHead, responseHead, switchingProtocolsHead } from "../http/response_head.ts";
 import type { NetAddr, ServeHandler, ServeOptions, Server } from "../http/serve_types.ts";
+import type { SocketTransport } from "../http/socket_transport.ts";
 import {
   addressInUseError,
   DEFAULT_HOSTNAME,
@@ -53,6 +55,8 @@ export type {
   ShutdownOptions,
 } from "../http/serve_types.ts";
 export type { HttpOptions } from "../http/options.ts";
+export type { Connect, ConnectOptions, HandlersConnectOptions, RawConnectOptions } from "../client/connect.ts";
+export type { PerMessageDeflateOfferOptions } from "../extensions/permessage_deflate_client.ts";
 
 /** Where a socket's transport sits on the socket, so that its listeners can be shared functions. */
 const TRANSPORT_OF = Symbol("hybi.nodeTransport");
@@ -445,3 +449,103 @@ export function attach(
     },
   };
 }
+
+/** Node's error codes of a name that does not resolve. */
+const DNS_CODES: ReadonlySet<string> = new Set(["ENOTFOUND", "EAI_AGAIN", "EAI_NONAME", "EAI_FAIL", "EAI_NODATA"]);
+
+/** What failed, from Node's error and whether TCP had connected (then, on a TLS dial, it is TLS). */
+function dialFailure(error: unknown, tcpConnected: boolean, secure: boolean): DialFailure {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === "string") {
+    if (DNS_CODES.has(code)) return "dns";
+    if (code === "ECONNREFUSED") return "refused";
+  }
+  return secure && tcpConnected ? "tls" : "other";
+}
+
+/** Whether `host` is an IP literal (a TLS server name may not be one, RFC 6066 §3). */
+function isIpLiteral(host: string): boolean {
+  return net.isIP(host) !== 0;
+}
+
+/** Dials with `node:net` (`node:tls` for `wss:`): the socket's transport once connected (and TLS-handshaken). */
+function dial(target: DialTarget): Promise<SocketTransport> {
+  return new Promise((resolve, reject) => {
+    const signal = target.signal;
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const secure = target.tls !== null;
+    const socket: net.Socket = target.tls === null
+      ? net.connect({ host: target.hostname, port: target.port, allowHalfOpen: true, noDelay: true })
+      : tls.connect({
+        host: target.hostname,
+        port: target.port,
+        // Passed on to the socket by tls.connect, though its types leave them out.
+        ...{ allowHalfOpen: true, noDelay: true } as tls.ConnectionOptions,
+        servername: isIpLiteral(target.tls.serverName) ? undefined : target.tls.serverName,
+        ca: target.tls.caCerts === null ? undefined : [...target.tls.caCerts],
+        ALPNProtocols: ["http/1.1"],
+        // The certificate is checked against the server name asked for, not the host dialed.
+        checkServerIdentity: (_host, cert) => tls.checkServerIdentity(target.tls!.serverName, cert),
+      });
+    let tcpConnected = false;
+    const onTcpConnect = () => tcpConnected = true;
+    const cleanup = () => {
+      socket.off("connect", onTcpConnect);
+      socket.off(secure ? "secureConnect" : "connect", onReady);
+      socket.off("error", onError);
+      signal.removeEventListener("abort", onAbort);
+    };
+    const onReady = () => {
+      cleanup();
+      socket.pause();
+      resolve(new NodeSocketTransport(socket, target.writeHighWaterMark));
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      socket.destroy();
+      reject(dialError(dialFailure(error, tcpConnected, secure), target, error));
+    };
+    const onAbort = () => {
+      cleanup();
+      socket.destroy();
+      reject(signal.reason);
+    };
+    if (secure) socket.once("connect", onTcpConnect);
+    socket.once(secure ? "secureConnect" : "connect", onReady);
+    socket.once("error", onError);
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/**
+ * Connects to a WebSocket server over `node:net` (`node:tls` for `wss:`)
+ * and runs the opening handshake. Resolves to the default session
+ * (`for await`, automatic pongs, the close handshake); with `raw: true` to a
+ * `RawWebSocketSession`; with `handlers` to the handler path's
+ * `ServerWebSocket`, the same object a server's handlers get. Rejects with a
+ * `WebSocketError` whose code says what failed: `WS_ERR_CONNECT_DNS`,
+ * `WS_ERR_CONNECT_REFUSED`, `WS_ERR_CONNECT_TLS`, `WS_ERR_HANDSHAKE_*` (a
+ * `ClientHandshakeError` with the status and headers), or with the
+ * `signal`'s reason.
+ *
+ * @example Talking to an echo server
+ * ```ts
+ * import { webSocket, router } from "@hybi/websocket";
+ * import { connect, serve } from "@hybi/websocket/node";
+ *
+ * const server = await serve({ port: 0 }, router([webSocket("/echo", { message: (ws, data) => void ws.send(data) })]));
+ * const session = await connect(`ws://127.0.0.1:${server.port}/echo`);
+ * await session.sendText("hello");
+ * for await (const message of session.messages()) {
+ *   console.log(message); // hello
+ *   break;
+ * }
+ * await session.close();
+ * await server.shutdown();
+ * ```
+ */
+export const connect: Connect =
+  ((url: string | URL, options?: Parameters<typeof connectWith>[2]) => connectWith(dial, url, options)) as Connect;

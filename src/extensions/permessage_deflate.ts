@@ -81,8 +81,13 @@ function checkInteger(name: string, value: number, min: number, max: number): nu
   return value;
 }
 
-/** A window size as RFC 7692 §7.1.2 writes it: 8 to 15, no leading zero. */
-function parseWindowBits(value: string): number | null {
+/**
+ * A window size as RFC 7692 §7.1.2 writes it: 8 to 15, no leading zero.
+ *
+ * @param value The parameter's value.
+ * @returns The bits, or `null` when the value is not one.
+ */
+export function parseWindowBits(value: string): number | null {
   if (value.length === 1) {
     const c = value.charCodeAt(0);
     return c === 0x38 || c === 0x39 ? c - 0x30 : null;
@@ -274,22 +279,27 @@ export class PerMessageDeflateExtension implements WebSocketExtension {
    * @param parameters The negotiated configuration.
    * @param options The factory's options (level, threshold, memory level).
    * @param header The response element.
+   * @param role Whose side of the connection this is: `"server"` (the
+   *   default) compresses with the server's window and takeover and
+   *   decompresses with the client's; `"client"` the other way round.
    */
   constructor(
     parameters: DeflateParameters,
     options: Readonly<Required<PerMessageDeflateOptions>>,
     header: string,
+    role: "server" | "client" = "server",
   ) {
     this.parameters = parameters;
     this.header = header;
     this.#threshold = options.compressIfBiggerThan;
+    const client = role === "client";
     this.#inflater = new MessageInflater({
-      windowBits: parameters.clientMaxWindowBits,
-      noContextTakeover: parameters.clientNoContextTakeover,
+      windowBits: client ? parameters.serverMaxWindowBits : parameters.clientMaxWindowBits,
+      noContextTakeover: client ? parameters.serverNoContextTakeover : parameters.clientNoContextTakeover,
     });
     this.#deflater = new MessageDeflater({
-      windowBits: parameters.serverMaxWindowBits,
-      noContextTakeover: parameters.serverNoContextTakeover,
+      windowBits: client ? parameters.clientMaxWindowBits : parameters.serverMaxWindowBits,
+      noContextTakeover: client ? parameters.clientNoContextTakeover : parameters.serverNoContextTakeover,
       level: options.compressionLevel,
       memLevel: options.memLevel,
     });

@@ -120,6 +120,8 @@ export class Connection implements TransportSink, BatchOwner {
   readonly #highWaterMark: number;
   readonly #closeTimeout: number;
   readonly #maxQueued: number;
+  /** The client role leaves closing TCP to the server (RFC 6455 §7.1.1). */
+  readonly #client: boolean;
   /** Where frames and events go; a session may take over from another before `start`. */
   handler: ConnectionHandler | null = null;
 
@@ -153,6 +155,7 @@ export class Connection implements TransportSink, BatchOwner {
   constructor(transport: Transport, options: ConnectionOptions = {}) {
     const role = options.role ?? "server";
     this.#transport = transport;
+    this.#client = role === "client";
     this.reader = new FrameReader({ maxFrameSize: options.maxFrameSize, role, allowedRsv: options.allowedRsv });
     this.writer = new FrameWriter({ masking: role === "client" });
     this.#highWaterMark = options.writeHighWaterMark ?? DEFAULT_WRITE_HIGH_WATER_MARK;
@@ -321,6 +324,8 @@ export class Connection implements TransportSink, BatchOwner {
       return;
     }
     if (this.#state === OPEN) this.endOutput();
+    // A client whose output is done was waiting for the server to close first: now it closes too.
+    else if (this.#client && this.#state === OUTPUT_ENDED) this.#transport.end();
     this.#finishIfDone();
   }
 
@@ -466,13 +471,16 @@ export class Connection implements TransportSink, BatchOwner {
   /**
    * Closes our direction: flushes, then ends the transport's output. The
    * connection finishes when the peer ends its side, or after the linger
-   * timeout.
+   * timeout. In the client role the transport's output is ended only once
+   * the server has closed its side (RFC 6455 §7.1.1: the server closes the
+   * TCP connection first, so the TIME_WAIT state is its own); the timeout
+   * drops a server that never does.
    */
   endOutput(): void {
     if (this.#state !== OPEN) return;
     this.#output.flush();
     this.#state = OUTPUT_ENDED;
-    this.#transport.end();
+    if (!this.#client || this.#inputEnded) this.#transport.end();
     this.#rejectWaiters();
     if (!this.#finishIfDone()) this.#startTimer();
   }
