@@ -119,7 +119,7 @@ export {
 } from "./src/routing.ts";
 export { RawWebSocketSession } from "./src/session/raw_session.ts";
 export { ServerWebSocket, type WebSocketHandlers } from "./src/session/server_web_socket.ts";
-export { type Backplane, Topics, type TopicSubscriber } from "./src/topics.ts";
+export { type Backplane, PublishedMessage, Topics, type TopicSubscriber } from "./src/topics.ts";
 export type { MessageOptions } from "./src/session/message_core.ts";
 export type { WebSocketSession } from "./src/session/session.ts";
 export { sha1 } from "./src/sha1.ts";

@@ -2,24 +2,95 @@
  * Topics: publish/subscribe among the connections of one server, in the
  * manner of `Bun.serve`'s and uWebSockets' `subscribe`/`publish`. A
  * published message is framed once; the same frame bytes are copied into
- * every subscriber's output batch (a subscriber with permessage-deflate gets
- * the message compressed for its own connection). A publish never waits for
- * a slow subscriber: past its `maxQueuedBytes` it is closed with 1008, or the
- * message is dropped for it (`publishOverflow`).
+ * every subscriber's output batch. With permessage-deflate, the message is
+ * compressed once for all the subscribers whose server side has no context
+ * takeover (and the same window and level), and per connection for the
+ * others. A publish never waits for a slow subscriber: past its
+ * `maxQueuedBytes` it is closed with 1008, or the message is dropped for it
+ * (`publishOverflow`).
  *
  * @module
  */
 import { OP_BINARY, OP_TEXT } from "./frame/frame_type.ts";
-import { headerLength } from "./frame/frame_writer.ts";
+import { unmaskedFrame } from "./frame/frame_writer.ts";
 
 /** What a topic holds: one connection's side of publish/subscribe (the session objects). */
 export interface TopicSubscriber {
   /**
-   * Queues an already framed, unmasked message (`frame`: header and
-   * payload), or the message itself when the connection must encode it its
-   * own way (extensions). Returns as `ServerWebSocket.send`.
+   * Queues a published message: `frame` (header and payload, unmasked,
+   * built once for every subscriber), what subscribers alike derive from it
+   * once (`message.shared`: a frame compressed once), or the message
+   * encoded its own way. Returns as `ServerWebSocket.send`.
+   *
+   * @param frame The message as one server frame, the same bytes for every subscriber.
+   * @param opcode 1 (text) or 2 (binary).
+   * @param payload The message.
+   * @param message This publish, as every subscriber of it sees it.
    */
-  deliverPublished(frame: Uint8Array, opcode: number, payload: Uint8Array): number;
+  deliverPublished(frame: Uint8Array, opcode: number, payload: Uint8Array, message: PublishedMessage): number;
+}
+
+/**
+ * One publish as its subscribers see it: the message, its frame (made once,
+ * the same bytes for everyone), and what subscribers alike derive from it once (with permessage-deflate, the compressed frame of each
+ * sharing configuration). Valid during the publish; the bytes it hands out
+ * never change.
+ *
+ * @example
+ * ```ts
+ * import { PublishedMessage } from "@hybi/websocket";
+ * const message = new PublishedMessage(1, new TextEncoder().encode("hi"));
+ * console.log(message.frame); // Uint8Array(4) [ 129, 2, 104, 105 ]
+ * const key = {};
+ * let made = 0;
+ * message.shared(key, () => ++made);
+ * console.log(message.shared(key, () => ++made)); // 1
+ * ```
+ */
+export class PublishedMessage {
+  /** 1 (text) or 2 (binary). */
+  readonly opcode: number;
+  /** The message's bytes. */
+  readonly payload: Uint8Array;
+  #frame: Uint8Array | null = null;
+  // Most publishes need one derived value (one deflate configuration): a Map only from the second.
+  #firstKey: object | null = null;
+  #firstValue: unknown = null;
+  #more: Map<object, unknown> | null = null;
+
+  /**
+   * @param opcode 1 (text) or 2 (binary).
+   * @param payload The message; must not change until written.
+   */
+  constructor(opcode: number, payload: Uint8Array) {
+    this.opcode = opcode;
+    this.payload = payload;
+  }
+
+  /** The message as one unmasked server frame (FIN, no RSV bits): header and payload. */
+  get frame(): Uint8Array {
+    return this.#frame ??= unmaskedFrame(0x80 | this.opcode, this.payload);
+  }
+
+  /**
+   * What `make` derives from this message, made once per `key` for this
+   * publish and handed to every subscriber that asks with the same key.
+   *
+   * @param key What derives it (a shared compressor), compared by identity.
+   * @param make Called on the first request for `key` only.
+   */
+  shared<T>(key: object, make: () => T): T {
+    if (this.#firstKey === key) return this.#firstValue as T;
+    if (this.#firstKey === null) {
+      this.#firstKey = key;
+      return (this.#firstValue = make()) as T;
+    }
+    const more = this.#more ??= new Map();
+    if (more.has(key)) return more.get(key) as T;
+    const value = make();
+    more.set(key, value);
+    return value;
+  }
 }
 
 const encoder = new TextEncoder();
@@ -173,7 +244,8 @@ export class Topics {
 
   /**
    * Sends a message to every subscriber of `topic` (but `except`), framed
-   * once; text for a `string`, binary otherwise. Never waits: a subscriber
+   * once (and, with permessage-deflate, compressed once for the subscribers
+   * that can share it; see {@linkcode PublishedMessage}); text for a `string`, binary otherwise. Never waits: a subscriber
    * behind gets it queued, or is closed (or skipped) by its overflow policy.
    * With a backplane set, the message also goes to it (for the subscribers of
    * other processes), whether or not there are local subscribers.
@@ -208,7 +280,8 @@ export class Topics {
   ): number {
     if (subscribers instanceof Set) return this.publishBytes(subscribers, opcode, payload, except);
     if (subscribers === except) return 0;
-    return subscribers.deliverPublished(frameOf(opcode, payload), opcode, payload) !== 0 ? 1 : 0;
+    const message = new PublishedMessage(opcode, payload);
+    return subscribers.deliverPublished(message.frame, opcode, payload, message) !== 0 ? 1 : 0;
   }
 
   /**
@@ -226,43 +299,16 @@ export class Topics {
     payload: Uint8Array,
     except: TopicSubscriber | null,
   ): number {
-    const frame = frameOf(opcode, payload);
+    const message = new PublishedMessage(opcode, payload);
+    const frame = message.frame;
     let queued = 0;
     // A subscriber that leaves during the loop (closed with 1008) is deleted from the set, which iteration allows.
     for (const subscriber of subscribers) {
       if (subscriber === except) continue;
-      if (subscriber.deliverPublished(frame, opcode, payload) !== 0) queued++;
+      if (subscriber.deliverPublished(frame, opcode, payload, message) !== 0) queued++;
     }
     return queued;
   }
-}
-
-/** A server frame (unmasked, FIN, no RSV) of one message: the bytes every subscriber gets. */
-function frameOf(opcode: number, payload: Uint8Array): Uint8Array {
-  const length = payload.length;
-  const header = headerLength(length, false);
-  const frame = new Uint8Array(header + length);
-  frame[0] = 0x80 | opcode;
-  if (length < 126) {
-    frame[1] = length;
-  } else if (length < 0x10000) {
-    frame[1] = 126;
-    frame[2] = length >>> 8;
-    frame[3] = length & 0xff;
-  } else {
-    frame[1] = 127;
-    const hi = Math.floor(length / 0x100000000);
-    frame[2] = hi >>> 24;
-    frame[3] = (hi >>> 16) & 0xff;
-    frame[4] = (hi >>> 8) & 0xff;
-    frame[5] = hi & 0xff;
-    frame[6] = length >>> 24;
-    frame[7] = (length >>> 16) & 0xff;
-    frame[8] = (length >>> 8) & 0xff;
-    frame[9] = length & 0xff;
-  }
-  frame.set(payload, header);
-  return frame;
 }
 
 function bytesOf(data: Uint8Array | ArrayBuffer | ArrayBufferView): Uint8Array {

@@ -4,6 +4,8 @@ import type { WebSocketExtension, WebSocketExtensionFactory } from "./extension.
 import { type ExtensionElement, type ExtensionParam, formatExtension } from "./extension_header.ts";
 import { asciiEqualsIgnoreCase } from "./negotiation.ts";
 import { SerialQueue } from "./serial_queue.ts";
+import { type SharedDeflater, sharedDeflater } from "./shared_deflater.ts";
+import type { PublishedMessage } from "../topics.ts";
 
 /**
  * Options of {@linkcode PerMessageDeflate}, after Ktor's
@@ -28,6 +30,11 @@ export interface PerMessageDeflateOptions {
    * Start every outgoing message with an empty window, and free the
    * compressor between messages (saves memory, costs compression).
    * Always on when the client asks for it. Default false.
+   *
+   * It also lets a topic's message be compressed once for all such
+   * subscribers (with the same window, level and memory level) instead of
+   * once per subscriber: with context takeover each connection's bytes
+   * depend on what it was sent before, so each compresses its own.
    */
   serverNoContextTakeover?: boolean;
   /**
@@ -269,6 +276,8 @@ export class PerMessageDeflateExtension implements WebSocketExtension {
   readonly #deflater: MessageDeflater;
   readonly #incoming = new SerialQueue();
   readonly #outgoing = new SerialQueue();
+  /** The compressor this connection shares with others for published messages, when it can share. */
+  readonly #shared: SharedDeflater | null;
   /** Whether the outgoing message in progress (after a non-final frame) is compressed. */
   #compressingMessage = false;
   #inMessage = false;
@@ -303,6 +312,48 @@ export class PerMessageDeflateExtension implements WebSocketExtension {
       level: options.compressionLevel,
       memLevel: options.memLevel,
     });
+    // The sharing key, settled once: the same frame suits every connection that compresses each message
+    // from an empty window with the same window, level and memory level.
+    this.#shared = parameters.serverNoContextTakeover
+      ? sharedDeflater(parameters.serverMaxWindowBits, options.compressionLevel, options.memLevel)
+      : null;
+  }
+
+  /**
+   * Whether a topic's message can be compressed once for this connection and
+   * every other one with the same parameters (no context takeover on the
+   * server side); otherwise this connection compresses its own.
+   */
+  get sharesCompression(): boolean {
+    return this.#shared !== null;
+  }
+
+  /**
+   * Whether an outgoing message of `length` bytes is compressed (above `compressIfBiggerThan`).
+   *
+   * @param length The message's payload length.
+   */
+  compresses(length: number): boolean {
+    return length > this.#threshold;
+  }
+
+  /**
+   * A topic's message as this connection sends it, when it
+   * {@linkcode sharesCompression}: the frame compressed once for all
+   * connections that share (or the uncompressed frame, at or below the
+   * threshold). Settles in order with this connection's other outgoing
+   * frames: after every frame passed to {@linkcode encodeFrame} before it.
+   *
+   * @param message The published message.
+   * @returns Header and payload, never to be changed.
+   */
+  encodePublished(message: PublishedMessage): Promise<Uint8Array> {
+    const shared = this.#shared;
+    if (shared === null) throw new TypeError("this connection compresses its own messages");
+    if (!this.compresses(message.payload.length)) return this.#outgoing.run(() => message.frame);
+    // Started now, by the first subscriber that asks; waited for here behind this connection's earlier frames.
+    const frame = message.shared(shared, () => shared.frame(message.opcode, message.payload));
+    return this.#outgoing.run(() => frame);
   }
 
   /** Whether zlib state is allocated now, for each direction (for tests and measurements). */

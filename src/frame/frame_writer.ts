@@ -197,3 +197,37 @@ export class FrameWriter {
 export function headerLength(length: number, masked: boolean): number {
   return (length < 126 ? 2 : length < 0x10000 ? 4 : 10) + (masked ? 4 : 0);
 }
+
+/**
+ * One unfragmented server frame (unmasked) in a buffer of its own: the bytes
+ * a published message is sent as, to every subscriber alike.
+ *
+ * @param head The first header byte: FIN, RSV bits and opcode.
+ * @param payload The payload, copied after the header.
+ */
+export function unmaskedFrame(head: number, payload: Uint8Array): Uint8Array {
+  const length = payload.length;
+  const header = headerLength(length, false);
+  const frame = new Uint8Array(header + length);
+  frame[0] = head;
+  if (length < 126) {
+    frame[1] = length;
+  } else if (length < 0x10000) {
+    frame[1] = 126;
+    frame[2] = length >>> 8;
+    frame[3] = length & 0xff;
+  } else {
+    frame[1] = 127;
+    const hi = Math.floor(length / 0x100000000);
+    frame[2] = hi >>> 24;
+    frame[3] = (hi >>> 16) & 0xff;
+    frame[4] = (hi >>> 8) & 0xff;
+    frame[5] = hi & 0xff;
+    frame[6] = length >>> 24;
+    frame[7] = (length >>> 16) & 0xff;
+    frame[8] = (length >>> 8) & 0xff;
+    frame[9] = length & 0xff;
+  }
+  frame.set(payload, header);
+  return frame;
+}

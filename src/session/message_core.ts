@@ -19,6 +19,7 @@
 import { CloseCode, CloseReason, isValidCloseCode } from "../close_reason.ts";
 import { connectionLostError, ErrorCode, protocolError, WebSocketError } from "../errors.ts";
 import type { WebSocketExtension } from "../extensions/extension.ts";
+import { PerMessageDeflateExtension } from "../extensions/permessage_deflate.ts";
 import {
   BinaryFrame,
   CloseFrame,
@@ -33,6 +34,7 @@ import {
   TextFrame,
 } from "../frame/frame.ts";
 import { headerLength } from "../frame/frame_writer.ts";
+import type { PublishedMessage } from "../topics.ts";
 import { Utf8Validator } from "../utf8.ts";
 import { type Connection, type ConnectionHandler, Hold, SEND_BACKPRESSURE, SEND_DROPPED } from "./connection.ts";
 import { DEFAULT_PING_TIMEOUT, Heartbeat } from "./heartbeat.ts";
@@ -138,6 +140,8 @@ export class MessageCore implements ConnectionHandler {
   readonly connection: Connection;
   /** The negotiated extensions. */
   readonly extensions: readonly WebSocketExtension[];
+  /** permessage-deflate when it is the only extension: published messages may then skip the per-connection encode. */
+  readonly #deflate: PerMessageDeflateExtension | null;
   readonly #listener: MessageListener;
   readonly #assembler: MessageAssembler;
   readonly #heartbeat: Heartbeat | null;
@@ -181,6 +185,8 @@ export class MessageCore implements ConnectionHandler {
   ) {
     this.connection = connection;
     this.extensions = extensions;
+    const only = extensions.length === 1 ? extensions[0] : null;
+    this.#deflate = only instanceof PerMessageDeflateExtension ? only : null;
     this.#listener = listener;
     this.#assembler = new MessageAssembler(options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE);
     this.#dropOnOverflow = options.publishOverflow === "drop";
@@ -332,11 +338,7 @@ export class MessageCore implements ConnectionHandler {
       const sent = this.send(frame);
       sent.catch(() => {});
       if (!connection.writable) return SEND_DROPPED;
-      // The size on the wire before compression: positive even for an empty message.
-      const length = payloadLength(frame);
-      result = this.#encodingBytes + connection.bufferedAmount >= connection.writeHighWaterMark
-        ? SEND_BACKPRESSURE
-        : headerLength(length, connection.writer.masking) + length;
+      result = this.#encodingResult(payloadLength(frame));
     }
     if (result === SEND_BACKPRESSURE) this.#owesDrain = true;
     return result;
@@ -359,22 +361,48 @@ export class MessageCore implements ConnectionHandler {
   }
 
   /**
-   * A topic's message for this connection (see `Topics`): the shared frame
-   * bytes, or, with extensions, the message encoded for this connection.
-   * Returns as {@linkcode MessageCore.sendNow}.
+   * A topic's message for this connection (see `Topics`): the frame built
+   * once for every subscriber; with permessage-deflate and no context
+   * takeover on our side, the frame compressed once for every subscriber
+   * that shares it, in this connection's order; otherwise the message
+   * encoded for this connection. Returns as {@linkcode MessageCore.sendNow}.
    *
    * @param frame The message framed once for every subscriber.
    * @param opcode 1 (text) or 2 (binary).
    * @param payload The message.
+   * @param message The publish, for what sharing subscribers derive from it once.
    */
-  deliverPublished(frame: Uint8Array, opcode: number, payload: Uint8Array): number {
+  deliverPublished(frame: Uint8Array, opcode: number, payload: Uint8Array, message: PublishedMessage): number {
     const connection = this.connection;
-    if (this.#dropOnOverflow && connection.writable && connection.bufferedAmount > connection.maxQueuedBytes) {
+    // What waits for the compressor is queued for the peer too.
+    if (
+      this.#dropOnOverflow && connection.writable &&
+      this.#encodingBytes + connection.bufferedAmount > connection.maxQueuedBytes
+    ) {
       this.#listener[kPublishDropped](++this.droppedPublished);
       return SEND_DROPPED;
     }
-    if (this.extensions.length !== 0) return this.sendMessage(opcode, payload);
-    const result = connection.sendEncoded(frame);
+    const deflate = this.#deflate;
+    let result: number;
+    if (
+      this.extensions.length === 0 ||
+      // Not compressed, and nothing being encoded that it could overtake: the plain frame, now.
+      (deflate !== null && this.#encoding === 0 && !deflate.compresses(payload.length))
+    ) {
+      result = connection.sendEncoded(frame);
+    } else if (deflate === null || !deflate.sharesCompression) {
+      return this.sendMessage(opcode, payload);
+    } else {
+      if (!connection.writable) return SEND_DROPPED;
+      if (this.#encodingOverflows()) {
+        void connection.failQueueFull();
+        return SEND_DROPPED;
+      }
+      const length = payload.length;
+      this.#afterEncoding(deflate.encodePublished(message), length).catch(() => {});
+      if (!connection.writable) return SEND_DROPPED;
+      result = this.#encodingResult(length);
+    }
     if (result === SEND_BACKPRESSURE) this.#owesDrain = true;
     return result;
   }
@@ -444,30 +472,63 @@ export class MessageCore implements ConnectionHandler {
   }
 
   /**
+   * Whether more than `maxQueuedBytes` waits for encoding and for the peer.
+   * Messages waiting for the compressor are memory too: an application that
+   * sends without awaiting (or a topic publishing to a slow subscriber) must
+   * not queue them without bound.
+   */
+  #encodingOverflows(): boolean {
+    const connection = this.connection;
+    return this.#encodingBytes > 0 && this.#encodingBytes + connection.bufferedAmount > connection.maxQueuedBytes;
+  }
+
+  /**
+   * What a send whose message of `length` bytes went to be encoded returns
+   * (see `sendNow`): its size on the wire before compression (positive even
+   * for an empty message), or `SEND_BACKPRESSURE` when what waits for
+   * encoding and for the peer is at or above the high-water mark.
+   */
+  #encodingResult(length: number): number {
+    const connection = this.connection;
+    return this.#encodingBytes + connection.bufferedAmount >= connection.writeHighWaterMark
+      ? SEND_BACKPRESSURE
+      : headerLength(length, connection.writer.masking) + length;
+  }
+
+  /**
    * Passes a data frame through the extensions, in negotiation order, then
    * queues it. The extensions settle in call order, so frames go out in the
    * order they were sent.
    */
   #encodeAndSend(frame: Frame): Promise<void> {
-    const connection = this.connection;
-    const size = payloadLength(frame);
-    // Messages waiting for the compressor are memory too: an application
-    // that sends without awaiting must not queue them without bound.
-    if (this.#encodingBytes > 0 && this.#encodingBytes + connection.bufferedAmount > connection.maxQueuedBytes) {
-      return connection.failQueueFull();
-    }
+    if (this.#encodingOverflows()) return this.connection.failQueueFull();
     const extensions = this.extensions;
     let encoded = extensions[0].encodeFrame(frame);
     for (let i = 1; i < extensions.length; i++) {
       const next = extensions[i];
       encoded = encoded.then((f) => next.encodeFrame(f));
     }
+    return this.#afterEncoding(encoded, payloadLength(frame));
+  }
+
+  /**
+   * Queues what an extension is encoding once it is ready: a `Frame`, or a
+   * published message's finished frame bytes. Encodings settle in call
+   * order, so frames go out in the order they were sent or published.
+   *
+   * @param encoded The encoding in flight.
+   * @param size The message's length before encoding, counted as queued meanwhile.
+   */
+  #afterEncoding(encoded: Promise<Frame | Uint8Array>, size: number): Promise<void> {
     this.#encoding++;
     this.#encodingBytes += size;
     const sent = encoded.then(
       (f) => {
         this.#encodingBytes -= size;
-        const queued = this.connection.send(f);
+        let queued = RESOLVED;
+        // A published frame is queued without waiting: nobody awaits a publish.
+        if (f instanceof Uint8Array) this.connection.sendEncoded(f);
+        else queued = this.connection.send(f);
         this.#checkDrain();
         return queued;
       },

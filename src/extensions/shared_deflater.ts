@@ -1,0 +1,83 @@
+/**
+ * Compression shared by the subscribers of a topic: a published message is
+ * compressed once for every connection whose permessage-deflate lets it
+ * receive the same bytes, that is, every connection whose server side has no
+ * context takeover (each message compressed from an empty window, so the
+ * result does not depend on what the connection was sent before) and the
+ * same window, level and memory level. Connections with context takeover
+ * compress for themselves.
+ *
+ * One `SharedDeflater` per such configuration, process-wide (see
+ * {@linkcode sharedDeflater}): a handful at most, each holding no zlib state
+ * between messages.
+ *
+ * @module
+ */
+import { unmaskedFrame } from "../frame/frame_writer.ts";
+import { type DeflaterOptions, MessageDeflater } from "./deflate_codec.ts";
+import { SerialQueue } from "./serial_queue.ts";
+
+/** FIN and RSV1 ("compressed", RFC 7692 §6) in a frame's first byte. */
+const FIN_RSV1 = 0x80 | 0x40;
+
+/**
+ * Compresses whole messages without context takeover, one at a time, into
+ * server frames (RSV1 set, unmasked) that any connection negotiated with
+ * the same parameters can send as they are.
+ */
+export class SharedDeflater {
+  readonly #options: DeflaterOptions;
+  #deflater: MessageDeflater;
+  readonly #queue = new SerialQueue();
+  /** Messages compressed so far (for tests and measurements). */
+  compressions = 0;
+
+  /**
+   * @param options Window, level and memory level; `noContextTakeover` is forced on.
+   */
+  constructor(options: DeflaterOptions) {
+    this.#options = { ...options, noContextTakeover: true };
+    this.#deflater = new MessageDeflater(this.#options);
+  }
+
+  /**
+   * The message compressed as one frame: header and payload.
+   *
+   * @param opcode 1 (text) or 2 (binary).
+   * @param payload The message; must not change until the promise settles.
+   */
+  frame(opcode: number, payload: Uint8Array): Promise<Uint8Array> {
+    this.compressions++;
+    return this.#queue.run(async () => {
+      let data: Uint8Array;
+      try {
+        data = await this.#deflater.deflate(payload, true);
+      } catch (error) {
+        // A deflater that failed stays failed; the next message gets a fresh one.
+        this.#deflater = new MessageDeflater(this.#options);
+        throw error;
+      }
+      return unmaskedFrame(FIN_RSV1 | opcode, data);
+    });
+  }
+}
+
+// Keyed by window bits (8–15), level (0–9) and memory level (1–9), packed in one number.
+const deflaters = new Map<number, SharedDeflater>();
+
+/**
+ * The process's shared deflater for one configuration, made on first use.
+ *
+ * @param windowBits The negotiated `server_max_window_bits`.
+ * @param level zlib compression level.
+ * @param memLevel zlib memory level.
+ */
+export function sharedDeflater(windowBits: number, level: number, memLevel: number): SharedDeflater {
+  const key = (windowBits << 8) | (level << 4) | memLevel;
+  let deflater = deflaters.get(key);
+  if (deflater === undefined) {
+    deflater = new SharedDeflater({ windowBits, level, memLevel, noContextTakeover: true });
+    deflaters.set(key, deflater);
+  }
+  return deflater;
+}
