@@ -14,6 +14,7 @@ import assert from "node:assert/strict";
 import type { Buffer } from "node:buffer";
 import { PerMessageDeflate, router, type ServerWebSocket, webSocket } from "../mod.ts";
 import { sharedDeflater } from "../src/extensions/shared_deflater.ts";
+import { deflateMessageSync, loadZlib, MessageDeflater } from "../src/extensions/deflate_codec.ts";
 import { engineServe, runtime } from "./_helpers/engine.ts";
 import { until } from "./_helpers/wait.ts";
 import { RawClient } from "./_helpers/raw_client.ts";
@@ -82,6 +83,20 @@ async function topicServer(deflate: PerMessageDeflate, big: string, after: strin
   );
   return { server, sockets };
 }
+
+test(`shared deflate on ${runtime}: a small message compressed synchronously is the same bytes as through the stream`, async () => {
+  await loadZlib();
+  for (const [windowBits, level, memLevel] of [[15, 6, 8], [9, 1, 1], [8, 9, 9], [12, 0, 8]]) {
+    const options = { windowBits, level, memLevel, noContextTakeover: true };
+    const deflater = new MessageDeflater(options);
+    for (const message of [json(3), noise(4000, 5), "a", json(4).repeat(10)]) {
+      const bytes = new TextEncoder().encode(message);
+      const viaStream = await deflater.deflate(bytes, true);
+      assert.deepEqual(deflateMessageSync(bytes, options), viaStream, `${windowBits}/${level}/${memLevel}`);
+    }
+    deflater.dispose();
+  }
+});
 
 test(`topics + deflate on ${runtime}: shared compression for server_no_context_takeover subscribers, per connection for the others, plain for the rest`, async () => {
   const deflate = new PerMessageDeflate({ compressIfBiggerThan: 64 });

@@ -372,6 +372,26 @@ export class MessageDeflater {
   }
 }
 
+/**
+ * One whole message compressed at once, synchronously, from an empty window
+ * (no context takeover), with the same bytes {@linkcode MessageDeflater}
+ * would produce: the one-shot zlib call ends with a sync flush, whose tail is
+ * stripped. `null` while `node:zlib` is not loaded yet (see `loadZlib`).
+ *
+ * @param data The message; at least one byte.
+ * @param options Window, level and memory level.
+ */
+export function deflateMessageSync(data: Uint8Array, options: DeflaterOptions): Uint8Array | null {
+  if (loaded === null) return null;
+  const out = plainView(loaded.deflateRawSync(data, {
+    windowBits: Math.max(9, options.windowBits),
+    level: options.level,
+    memLevel: options.memLevel,
+    finishFlush: Z_SYNC_FLUSH,
+  }));
+  return out.subarray(0, out.length - TAIL.length);
+}
+
 /** The chunks joined, without their last `drop` bytes. */
 function join(chunks: Uint8Array[], drop: number): Uint8Array {
   let total = 0;

@@ -338,27 +338,30 @@ export class PerMessageDeflateExtension implements WebSocketExtension {
   }
 
   /**
-   * A topic's message as this connection sends it, when it
-   * {@linkcode sharesCompression}: the frame compressed once for all
-   * connections that share (or the uncompressed frame, at or below the
-   * threshold). Settles in order with this connection's other outgoing
-   * frames: after every frame passed to {@linkcode encodeFrame} before it.
+   * A topic's compressed message as every connection that
+   * {@linkcode sharesCompression} with this one sends it: header and
+   * payload, compressed once for all of them (at once when small, later
+   * when large). Pass it through {@linkcode inOrder} unless nothing of this
+   * connection is being encoded.
    *
-   * @param message The published message.
-   * @returns Header and payload, never to be changed.
+   * @param message The published message, above the threshold.
+   * @returns The frame, never to be changed, or its promise.
    */
-  encodePublished(message: PublishedMessage): Promise<Uint8Array> {
+  sharedFrame(message: PublishedMessage): Uint8Array | Promise<Uint8Array> {
     const shared = this.#shared;
     if (shared === null) throw new TypeError("this connection compresses its own messages");
-    if (!this.compresses(message.payload.length)) return this.#outgoing.run(() => message.frame);
-    // Started now, by the first subscriber that asks; waited for here behind this connection's earlier frames.
-    const frame = message.shared(shared, () => shared.frame(message.opcode, message.payload));
-    return this.#outgoing.run(() => frame);
+    return message.shared(shared, () => shared.frame(message.opcode, message.payload));
   }
 
-  /** Whether zlib state is allocated now, for each direction (for tests and measurements). */
-  get allocated(): { readonly inflater: boolean; readonly deflater: boolean } {
-    return { inflater: this.#inflater.allocated, deflater: this.#deflater.allocated };
+  /**
+   * A finished frame (a published message's) in this connection's order:
+   * settles after every frame passed to {@linkcode encodeFrame} before it,
+   * and before any passed after.
+   *
+   * @param frame Header and payload, or their promise.
+   */
+  inOrder(frame: Uint8Array | Promise<Uint8Array>): Promise<Uint8Array> {
+    return this.#outgoing.run(() => frame);
   }
 
   /**

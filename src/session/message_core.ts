@@ -382,26 +382,31 @@ export class MessageCore implements ConnectionHandler {
       this.#listener[kPublishDropped](++this.droppedPublished);
       return SEND_DROPPED;
     }
-    const deflate = this.#deflate;
     let result: number;
-    if (
-      this.extensions.length === 0 ||
-      // Not compressed, and nothing being encoded that it could overtake: the plain frame, now.
-      (deflate !== null && this.#encoding === 0 && !deflate.compresses(payload.length))
-    ) {
+    const deflate = this.#deflate;
+    if (this.extensions.length === 0) {
       result = connection.sendEncoded(frame);
-    } else if (deflate === null || !deflate.sharesCompression) {
+    } else if (deflate === null) {
       return this.sendMessage(opcode, payload);
     } else {
-      if (!connection.writable) return SEND_DROPPED;
-      if (this.#encodingOverflows()) {
-        void connection.failQueueFull();
-        return SEND_DROPPED;
+      const compressed = deflate.compresses(payload.length);
+      if (compressed && !deflate.sharesCompression) return this.sendMessage(opcode, payload);
+      // The frame every subscriber alike gets: plain below the threshold, compressed once otherwise.
+      const out = compressed ? deflate.sharedFrame(message) : frame;
+      if (out instanceof Uint8Array && this.#encoding === 0) {
+        // Ready, and nothing of this connection's is being encoded that it could overtake: now.
+        result = connection.sendEncoded(out);
+      } else {
+        if (!connection.writable) return SEND_DROPPED;
+        if (this.#encodingOverflows()) {
+          void connection.failQueueFull();
+          return SEND_DROPPED;
+        }
+        const length = payload.length;
+        this.#afterEncoding(deflate.inOrder(out), length).catch(() => {});
+        if (!connection.writable) return SEND_DROPPED;
+        result = this.#encodingResult(length);
       }
-      const length = payload.length;
-      this.#afterEncoding(deflate.encodePublished(message), length).catch(() => {});
-      if (!connection.writable) return SEND_DROPPED;
-      result = this.#encodingResult(length);
     }
     if (result === SEND_BACKPRESSURE) this.#owesDrain = true;
     return result;
