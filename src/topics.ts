@@ -59,6 +59,8 @@ export class PublishedMessage {
   #more: Map<object, unknown> | null = null;
 
   /**
+   * Wraps one message being published; `Topics.publish` makes one per publish.
+   *
    * @param opcode 1 (text) or 2 (binary).
    * @param payload The message; must not change until written.
    */

@@ -364,6 +364,11 @@ export class PerMessageDeflateExtension implements WebSocketExtension {
     return this.#outgoing.run(() => frame);
   }
 
+  /** Whether zlib state is allocated now, for each direction (for tests and measurements). */
+  get allocated(): { readonly inflater: boolean; readonly deflater: boolean } {
+    return { inflater: this.#inflater.allocated, deflater: this.#deflater.allocated };
+  }
+
   /**
    * Decompresses one frame of a compressed message; see
    * {@linkcode WebSocketExtension.decodeFrame}.

@@ -42,6 +42,8 @@ export class SharedDeflater {
   compressions = 0;
 
   /**
+   * Builds a shared deflater; zlib is not touched until the first message.
+   *
    * @param options Window, level and memory level; `noContextTakeover` is forced on.
    */
   constructor(options: DeflaterOptions) {
