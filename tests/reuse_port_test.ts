@@ -19,6 +19,7 @@ import type { Server } from "../src/http/serve_types.ts";
 import { runtimeCommand } from "./_helpers/echo_server.ts";
 import { engineServe, runtime } from "./_helpers/engine.ts";
 import { SocketClient } from "./_helpers/socket_client.ts";
+import { RedisServer, redisSkip } from "./_helpers/redis_server.ts";
 import { makeCertificates } from "./_helpers/tls.ts";
 import { until, within } from "./_helpers/wait.ts";
 import { WebSocketClient, type WsClient } from "./_helpers/ws_client.ts";
@@ -204,5 +205,61 @@ test("examples/cluster.ts: two workers on one port share the connections; SIGTER
         // Gone, as it should be.
       }
     }
+  }
+});
+
+test("examples/cluster.ts --app broadcast: two workers share a topic through a real redis-server", {
+  skip: !linux ? "reusePort is Linux only" : redisSkip,
+}, async () => {
+  const redis = await RedisServer.start();
+  const file = fileURLToPath(new URL("../examples/cluster.ts", import.meta.url));
+  const [command, ...args] = runtimeCommand(file);
+  const child = spawn(command, [...args, "--port", "0", "--workers", "2", "--app", "broadcast"], {
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, REDIS_URL: redis.url },
+  });
+  let output = "";
+  child.stdout!.on("data", (chunk: Uint8Array) => output += new TextDecoder().decode(chunk));
+  child.stderr!.on("data", (chunk: Uint8Array) => output += new TextDecoder().decode(chunk));
+  const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)));
+  const clients: WsClient[] = [];
+  try {
+    await until(() => /listening on \d+\n/.test(output), { timeout: 30_000, message: () => `listening:\n${output}` });
+    const port = Number(/listening on (\d+)\n/.exec(output)![1]);
+    // 16 connections land on both workers but with a chance of 2^-15 (the kernel hashes each one to a worker);
+    // every one must get what any of them sends, so a message has to cross from one worker to the other.
+    const received: string[][] = [];
+    for (let i = 0; i < 16; i++) {
+      const ws = new WebSocketClient(`ws://127.0.0.1:${port}/`);
+      const inbox: string[] = [];
+      ws.on("message", (data) => inbox.push(data.toString()));
+      await new Promise<void>((resolve, reject) => {
+        ws.once("error", reject);
+        ws.once("open", () => resolve());
+      });
+      clients.push(ws);
+      received.push(inbox);
+    }
+    // Each worker subscribes to Redis once its first connection joins; wait until one publish reaches everyone.
+    let probe = 0;
+    await until(() => {
+      clients[0].send(`probe ${++probe}`);
+      return received.every((inbox) => inbox.some((m) => m.startsWith("probe")));
+    }, { timeout: 20_000, interval: 100, message: "a publish to reach every connection" });
+    clients[3].send("from 3");
+    clients[12].send("from 12");
+    await until(() => received.every((inbox) => inbox.includes("from 3") && inbox.includes("from 12")), {
+      timeout: 20_000,
+      message: () => `every connection to get both (${received.map((r) => r.length).join(",")})`,
+    });
+  } finally {
+    for (const ws of clients) ws.terminate();
+    if (child.exitCode === null) child.kill("SIGTERM");
+    const code = await within(exited, { timeout: 15_000, message: "the cluster to exit" }).catch(() => {
+      child.kill("SIGKILL");
+      return exited;
+    });
+    await redis.dispose();
+    if (runtime !== "deno") assert.equal(code, 0, output);
   }
 });
