@@ -63,7 +63,7 @@ export interface WebSocketUpgradeOptions extends MessageOptions {
    * @example
    * ```ts
    * import { webSocket } from "@hybi/websocket";
-   * // Dead peers go within about 30 s; live ones are pinged at about 20 s and answer.
+   * // Dead peers go within 30 to 34 s; live ones are pinged after about 23 s of silence and answer.
    * const route = webSocket("/live", { message: (ws, data) => void ws.send(data) }, { idleTimeout: 30_000 });
    * console.log(typeof route.handle); // function
    * ```
