@@ -125,7 +125,7 @@ export interface ServerWebSocketInit<T> {
   protocol: string | null;
   remoteAddress: string;
   onError: ((error: unknown) => void) | undefined;
-  converter: WebSocketConverter | undefined;
+  converter?: WebSocketConverter;
   topics: Topics;
 }
 
