@@ -83,6 +83,7 @@
  */
 export { CloseCode, CloseReason, isValidCloseCode } from "./src/close_reason.ts";
 export { ClientHandshakeError, ErrorCode, HandshakeError, WebSocketError } from "./src/errors.ts";
+export { jsonConverter, type WebSocketConverter } from "./src/converter.ts";
 export type { WebSocketExtension } from "./src/extensions/extension.ts";
 export {
   BinaryFrame,

@@ -45,6 +45,16 @@ export const ErrorCode: {
   readonly ExpectedContinuation: "WS_ERR_EXPECTED_CONTINUATION";
   /** A compressed message that does not inflate. */
   readonly InvalidCompressedData: "WS_ERR_INVALID_COMPRESSED_DATA";
+  /**
+   * A message the session's converter could not decode (`receiveDeserialized`,
+   * `deserialized()`, the `deserialized` handler): close 1007.
+   */
+  readonly UndecodableMessage: "WS_ERR_UNDECODABLE_MESSAGE";
+  /**
+   * A text message where the converter decodes only binary, or binary
+   * where it decodes only text (JSON takes text): close 1003.
+   */
+  readonly UnacceptableMessageType: "WS_ERR_UNACCEPTABLE_MESSAGE_TYPE";
   /** No frame or pong arrived within the session's timeout. */
   readonly Timeout: "WS_ERR_TIMEOUT";
   /** The session is closed; nothing more can be sent. */
@@ -106,6 +116,8 @@ export const ErrorCode: {
   UnexpectedContinuation: "WS_ERR_UNEXPECTED_CONTINUATION",
   ExpectedContinuation: "WS_ERR_EXPECTED_CONTINUATION",
   InvalidCompressedData: "WS_ERR_INVALID_COMPRESSED_DATA",
+  UndecodableMessage: "WS_ERR_UNDECODABLE_MESSAGE",
+  UnacceptableMessageType: "WS_ERR_UNACCEPTABLE_MESSAGE_TYPE",
   Timeout: "WS_ERR_TIMEOUT",
   SessionClosed: "WS_ERR_SESSION_CLOSED",
   InternalError: "WS_ERR_INTERNAL",

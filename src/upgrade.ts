@@ -1,3 +1,4 @@
+import type { WebSocketConverter } from "./converter.ts";
 import { ErrorCode, HandshakeError, reportHandlerError, WebSocketError } from "./errors.ts";
 import type { WebSocketExtension, WebSocketExtensionFactory } from "./extensions/extension.ts";
 import { negotiateExtensions } from "./extensions/negotiation.ts";
@@ -5,6 +6,7 @@ import { computeAccept, validateHandshake } from "./handshake.ts";
 import { Job } from "./job.ts";
 import { originAllowed, type OriginPolicy } from "./origin.ts";
 import { Connection } from "./session/connection.ts";
+import { DEFAULT_IDLE_TIMEOUT } from "./session/idle_sweeper.ts";
 import { MessageCore, type MessageOptions } from "./session/message_core.ts";
 import { createRawSession, type RawWebSocketSession } from "./session/raw_session.ts";
 import { kStart, ServerWebSocket, type WebSocketHandlers } from "./session/server_web_socket.ts";
@@ -48,6 +50,39 @@ export interface WebSocketUpgradeOptions extends MessageOptions {
    * connection. Default 5000.
    */
   closeTimeout?: number;
+  /**
+   * Milliseconds without a byte from the peer (no message, no pong, not a
+   * part of a frame) after which the connection is dropped, as
+   * uWebSockets' and Bun's `idleTimeout`: no close frame, the `close`
+   * handler gets 1006 "idle timeout", a session's `closeReason` is `null`.
+   * Resolution: an eighth of it (a connection goes after between
+   * `idleTimeout` and 1.125 × `idleTimeout` of silence). A peer the server
+   * itself stopped reading (`pause()`, a session loop behind) is never
+   * dropped for it. Default 120000 (2 min); 0 turns it off.
+   *
+   * @example
+   * ```ts
+   * import { webSocket } from "@hybi/websocket";
+   * // Dead peers go within 30 to 34 s; live ones are pinged after about 23 s of silence and answer.
+   * const route = webSocket("/live", { message: (ws, data) => void ws.send(data) }, { idleTimeout: 30_000 });
+   * console.log(typeof route.handle); // function
+   * ```
+   */
+  idleTimeout?: number;
+  /**
+   * Whether a peer quiet for three quarters of `idleTimeout` is pinged, so
+   * that one that is alive answers with a pong and stays (browsers answer
+   * pings by themselves). Not on a RAW session, which would see the pong.
+   * Default true, as Bun's `sendPings`; false drops quiet peers too.
+   */
+  pingWhenIdle?: boolean;
+  /**
+   * Turns values into messages and back for `sendSerialized`, the
+   * `deserialized` handler and a default session's `deserialized()` /
+   * `receiveDeserialized()` (see {@linkcode WebSocketConverter}). Default
+   * `jsonConverter`.
+   */
+  converter?: WebSocketConverter;
   /**
    * Receives errors thrown by the handler (other than those that only
    * report the connection's own end). Default: `console.error`.
@@ -326,6 +361,8 @@ export class WebSocketUpgrade<T = unknown> {
       writeHighWaterMark: options.writeHighWaterMark,
       maxQueuedBytes: options.maxQueuedBytes,
       closeTimeout: options.closeTimeout,
+      idleTimeout: options.idleTimeout ?? DEFAULT_IDLE_TIMEOUT,
+      pingWhenIdle: options.pingWhenIdle,
       allowedRsv: this.#rsv,
       // Handlers run inside the read: what they send goes out at its end.
       flushAfterRead: handlers !== null,
@@ -347,6 +384,7 @@ export class WebSocketUpgrade<T = unknown> {
         protocol: this.protocol,
         remoteAddress: remoteAddr === undefined ? "" : remoteAddr.hostname,
         onError: options.onError,
+        converter: options.converter,
         topics: engineContext.topics ?? userContext.topics ?? processTopics,
       });
       const core = new MessageCore(connection, extensions, ws, options);
@@ -362,6 +400,7 @@ export class WebSocketUpgrade<T = unknown> {
       extensions,
       this.data,
       engineContext.topics ?? userContext.topics ?? processTopics,
+      options,
     );
     const onError = options.onError ?? reportHandlerError;
     closeOnAbort(connection, engineContext, userContext);

@@ -7,9 +7,10 @@
  */
 import { CloseCode, CloseReason } from "../close_reason.ts";
 import { ErrorCode, sessionClosedError, WebSocketError } from "../errors.ts";
-import { CloseFrame, type Frame, OP_CLOSE, payloadLength } from "../frame/frame.ts";
+import { CloseFrame, type Frame, OP_CLOSE, payloadLength, PingFrame } from "../frame/frame.ts";
 import { FrameReader } from "../frame/frame_reader.ts";
 import { FrameWriter, headerLength } from "../frame/frame_writer.ts";
+import { type IdleWatched, unwatchIdle, watchIdle } from "./idle_sweeper.ts";
 import { type BatchOwner, OutputBatcher } from "./output_batcher.ts";
 import { type Job, kJobEnd } from "../job.ts";
 import { DEFAULT_WRITE_HIGH_WATER_MARK, type Transport, type TransportSink } from "../transport.ts";
@@ -89,6 +90,17 @@ export interface ConnectionOptions {
    * peer to close the transport after our side is done, before dropping it.
    */
   closeTimeout?: number;
+  /**
+   * Milliseconds without a byte from the peer after which the connection is
+   * dropped (see `idle_sweeper.ts`); 0 (the default here) never drops it.
+   */
+  idleTimeout?: number;
+  /**
+   * Whether a quiet peer is pinged shortly before `idleTimeout` drops it,
+   * once the session above takes pongs it did not ask for
+   * (`takesPongs`). Default true.
+   */
+  pingWhenIdle?: boolean;
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -112,7 +124,7 @@ const OPEN = 0, OUTPUT_ENDED = 1, FINISHED = 2;
  * controller and batch only when first needed, so that an idle connection
  * holds little.
  */
-export class Connection implements TransportSink, BatchOwner {
+export class Connection implements TransportSink, BatchOwner, IdleWatched {
   readonly reader: FrameReader;
   readonly writer: FrameWriter;
   readonly #transport: Transport;
@@ -139,6 +151,17 @@ export class Connection implements TransportSink, BatchOwner {
   #drainWaiters: { resolve: () => void; reject: (e: unknown) => void }[] = NO_WAITERS;
   /** Why sends fail once the connection failed on its own (a full send queue). */
   #failure: WebSocketError | null = null;
+  readonly #idleTimeout: number;
+  readonly #pingWhenIdle: boolean;
+  #droppedIdle = false;
+  /** Idle sweeps since a byte last arrived (see `idle_sweeper.ts`); every read zeroes it. */
+  idleTicks = 0;
+  /**
+   * Set by a session that takes pongs it did not ask for (the message core
+   * answers and swallows them; a RAW session would hand them to the
+   * application): only then may the idle sweep ping the peer.
+   */
+  takesPongs = false;
 
   /** Frames on their way out: batched, flushed per read or I/O event. */
   readonly #output: OutputBatcher;
@@ -161,6 +184,8 @@ export class Connection implements TransportSink, BatchOwner {
     this.#highWaterMark = options.writeHighWaterMark ?? DEFAULT_WRITE_HIGH_WATER_MARK;
     this.#closeTimeout = options.closeTimeout ?? DEFAULT_CLOSE_TIMEOUT;
     this.#maxQueued = options.maxQueuedBytes ?? DEFAULT_MAX_QUEUED_BYTES;
+    this.#idleTimeout = options.idleTimeout ?? 0;
+    this.#pingWhenIdle = options.pingWhenIdle ?? true;
     this.#output = new OutputBatcher(transport, this.writer, this, options.flushAfterRead ?? false);
   }
 
@@ -213,7 +238,24 @@ export class Connection implements TransportSink, BatchOwner {
 
   /** Starts reading; frames go to `handler`. */
   start(): void {
+    if (this.#idleTimeout > 0 && this.#state !== FINISHED) watchIdle(this, this.#idleTimeout);
     this.#transport.start(this);
+  }
+
+  /** Whether the idle timeout dropped the connection (nothing arrived for `idleTimeout`). */
+  get droppedIdle(): boolean {
+    return this.#droppedIdle;
+  }
+
+  /** From the idle sweep: the peer has been quiet for most of `idleTimeout`; ask it for a pong. */
+  pingIdle(): void {
+    if (this.takesPongs && this.#pingWhenIdle) this.sendNow(new PingFrame());
+  }
+
+  /** From the idle sweep: nothing arrived for `idleTimeout`; drop the connection (1006, as uWebSockets). */
+  dropIdle(): void {
+    this.#droppedIdle = true;
+    this.destroy();
   }
 
   /** From the transport: bytes arrived. */
@@ -272,6 +314,8 @@ export class Connection implements TransportSink, BatchOwner {
   }
 
   #onData(chunk: Uint8Array): void {
+    // The idle sweep's sign of life: one store per read, whatever the read holds.
+    this.idleTicks = 0;
     if (this.#discardInput || this.#state === FINISHED) return;
     this.reader.push(chunk);
     if (this.#holds === 0 && !this.#dispatching) this.#dispatch();
@@ -579,6 +623,7 @@ export class Connection implements TransportSink, BatchOwner {
   #finish(): void {
     if (this.#state === FINISHED) return;
     this.#state = FINISHED;
+    if (this.#idleTimeout > 0) unwatchIdle(this, this.#idleTimeout);
     this.#output.close();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#rejectWaiters();

@@ -1,8 +1,9 @@
 import { CloseCode, CloseReason } from "../close_reason.ts";
 import { isSubscribed, leaveAll, subscribe, subscriptionsOf, unsubscribe } from "./subscriptions.ts";
-import { ErrorCode, WebSocketError } from "../errors.ts";
+import { decodeMessage, jsonConverter, type WebSocketConverter } from "../converter.ts";
+import { ErrorCode, sessionClosedError, WebSocketError } from "../errors.ts";
 import type { WebSocketExtension } from "../extensions/extension.ts";
-import { BinaryFrame, type Frame, OP_TEXT, payloadLength, TextFrame } from "../frame/frame.ts";
+import { BinaryFrame, type Frame, OP_TEXT, payloadLength, PingFrame, TextFrame } from "../frame/frame.ts";
 import type { Topics } from "../topics.ts";
 import { Hold } from "./connection.ts";
 import { DEFAULT_PING_TIMEOUT } from "./heartbeat.ts";
@@ -26,8 +27,18 @@ import type { WebSocketSession } from "./session.ts";
 
 export { DEFAULT_MAX_MESSAGE_SIZE } from "./message_assembler.ts";
 
-/** Options of a {@linkcode DefaultWebSocketSession}, as Ktor's `WebSockets` plugin. */
-export interface DefaultSessionOptions extends MessageOptions {}
+/**
+ * Options of a {@linkcode DefaultWebSocketSession}, as Ktor's `WebSockets`
+ * plugin. Those left unset are the upgrade's (a route's options reach its
+ * sessions that way).
+ */
+export interface DefaultSessionOptions extends MessageOptions {
+  /**
+   * Turns values into messages and back for `sendSerialized`,
+   * `deserialized()` and `receiveDeserialized()`. Default `jsonConverter`.
+   */
+  converter?: WebSocketConverter;
+}
 
 /**
  * Unread incoming bytes (messages, plus 64 bytes each) at which the session
@@ -37,6 +48,14 @@ export interface DefaultSessionOptions extends MessageOptions {}
 const INCOMING_HIGH_WATER_MARK = 1024 * 1024;
 const decoder = new TextDecoder();
 const messageSize = (f: Frame): number => payloadLength(f) + 64;
+const encoder = new TextEncoder();
+
+/** `options` over `inherited`: a setting left `undefined` in `options` is inherited. */
+function withInherited(options: DefaultSessionOptions, inherited: DefaultSessionOptions): DefaultSessionOptions {
+  const merged: Record<string, unknown> = { ...inherited };
+  for (const [key, value] of Object.entries(options)) if (value !== undefined) merged[key] = value;
+  return merged as DefaultSessionOptions;
+}
 
 /**
  * The session nearly every application uses that reads with `for await`, as
@@ -79,12 +98,36 @@ export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
   readonly #queue: IncomingQueue<Frame>;
   readonly #pingInterval: number | null;
   readonly #timeout: number;
+  readonly #converter: WebSocketConverter;
   #outgoing: WritableStream<Frame> | null = null;
   // The promise is made when first asked for (most handlers never ask).
   #closeReason: Promise<CloseReason | null> | null = null;
   #resolveCloseReason: ((reason: CloseReason | null) => void) | null = null;
   /** What the upgrade attached to this connection (`verify`'s result): the authenticated user, for example. */
   readonly data: T;
+  /**
+   * Called with each ping's payload as it arrives (its pong is already on
+   * its way), as `ws`'s `'ping'` event; `null` (the default) ignores pings.
+   * Runs inside the read, before the messages after it reach the loop.
+   *
+   * @example Count the client's keep-alive pings
+   * ```ts
+   * import type { DefaultWebSocketSession } from "@hybi/websocket";
+   * function countPings(session: DefaultWebSocketSession): () => number {
+   *   let pings = 0;
+   *   session.onPing = () => void pings++;
+   *   return () => pings;
+   * }
+   * console.log(typeof countPings); // function
+   * ```
+   */
+  onPing: ((data: Uint8Array) => void) | null = null;
+  /**
+   * Called with each pong's payload as it arrives (the answer to `ping()`,
+   * to the heartbeat's or idle timeout's pings, or an unsolicited one), as
+   * `ws`'s `'pong'` event; `null` (the default) ignores pongs.
+   */
+  onPong: ((data: Uint8Array) => void) | null = null;
 
   /**
    * Takes over a RAW session's connection. Build it before the handler's
@@ -95,10 +138,13 @@ export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
    * @param options Ping, timeout and message-size settings.
    */
   constructor(raw: RawWebSocketSession, options: DefaultSessionOptions = {}) {
-    const { connection, unread, topics } = takeOver(raw);
+    const taken = takeOver(raw);
+    const { connection, unread, topics } = taken;
+    options = withInherited(options, taken.options);
     this.#topics = topics;
     this.#raw = raw;
     this.data = raw.data as T;
+    this.#converter = options.converter ?? jsonConverter;
     this.#pingInterval = options.pingInterval ?? null;
     this.#timeout = options.timeout ?? DEFAULT_PING_TIMEOUT;
     this.#queue = new IncomingQueue<Frame>(INCOMING_HIGH_WATER_MARK, messageSize, this);
@@ -222,6 +268,114 @@ export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
     return this.#core.send(new BinaryFrame(data instanceof Uint8Array ? data : new Uint8Array(data)));
   }
 
+  /**
+   * Sends a ping; its pong comes to `onPong`. Resolves once queued (as
+   * `send`).
+   *
+   * @param data The payload, at most 125 bytes (a string as UTF-8); default none.
+   * @throws {RangeError} For a longer payload.
+   *
+   * @example Measure a round trip
+   * ```ts
+   * import type { DefaultWebSocketSession } from "@hybi/websocket";
+   * async function roundTrip(session: DefaultWebSocketSession): Promise<number> {
+   *   const sent = Date.now();
+   *   const answered = new Promise<void>((resolve) => session.onPong = () => resolve());
+   *   await session.ping("rtt");
+   *   await answered;
+   *   return Date.now() - sent;
+   * }
+   * console.log(typeof roundTrip); // function
+   * ```
+   */
+  ping(data: string | Uint8Array = EMPTY): Promise<void> {
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    if (bytes.length > 125) throw new RangeError("a ping carries at most 125 bytes");
+    return this.#core.send(new PingFrame(bytes));
+  }
+
+  /**
+   * Sends `value` encoded by the session's converter (JSON by default, as
+   * text), as Ktor's `sendSerialized`; resolves as `send`.
+   *
+   * @param value What to send.
+   * @throws What the converter's `encode` throws (JSON: a `TypeError` for
+   *   `undefined`, functions, `BigInt`s and cycles).
+   *
+   * @example
+   * ```ts
+   * import type { DefaultWebSocketSession } from "@hybi/websocket";
+   * async function greet(session: DefaultWebSocketSession): Promise<void> {
+   *   await session.sendSerialized({ type: "hello", at: Date.now() });
+   * }
+   * console.log(typeof greet); // function
+   * ```
+   */
+  sendSerialized(value: unknown): Promise<void> {
+    const data = this.#converter.encode(value);
+    return typeof data === "string" ? this.sendText(data) : this.sendBinary(data);
+  }
+
+  /**
+   * The incoming messages decoded by the session's converter (JSON by
+   * default), as Ktor's `receiveDeserialized` in a loop. A message that
+   * does not decode closes the connection with 1007
+   * (`WS_ERR_UNDECODABLE_MESSAGE`), one of a type the converter does not
+   * take (binary, for JSON) with 1003 (`WS_ERR_UNACCEPTABLE_MESSAGE_TYPE`),
+   * and the loop throws that `WebSocketError`.
+   *
+   * @example A JSON command loop
+   * ```ts
+   * import type { DefaultWebSocketSession } from "@hybi/websocket";
+   * async function commands(session: DefaultWebSocketSession): Promise<void> {
+   *   for await (const command of session.deserialized()) {
+   *     const { op } = command as { op?: string };
+   *     await session.sendSerialized({ ok: op === "ping" });
+   *   }
+   * }
+   * console.log(typeof commands); // function
+   * ```
+   */
+  async *deserialized(): AsyncGenerator<unknown, void, undefined> {
+    for await (const frame of this) yield this.#decode(frame);
+  }
+
+  /**
+   * The next incoming message decoded by the session's converter, as Ktor's
+   * `receiveDeserialized`; fails as `deserialized()`, and rejects with
+   * `WS_ERR_SESSION_CLOSED` when the session ends first. Between two calls
+   * nobody reads: prefer `deserialized()` for a stream of messages.
+   *
+   * @example
+   * ```ts
+   * import type { DefaultWebSocketSession } from "@hybi/websocket";
+   * async function login(session: DefaultWebSocketSession): Promise<string> {
+   *   const { user } = await session.receiveDeserialized() as { user: string };
+   *   return user;
+   * }
+   * console.log(typeof login); // function
+   * ```
+   */
+  async receiveDeserialized(): Promise<unknown> {
+    const messages = this.#queue.iterate();
+    try {
+      const next = await messages.next();
+      if (next.done) throw sessionClosedError("the session ended before a message arrived");
+      return this.#decode(next.value);
+    } finally {
+      await messages.return!();
+    }
+  }
+
+  #decode(message: Frame): unknown {
+    try {
+      return decodeMessage(this.#converter, message);
+    } catch (error) {
+      this.#core.fail(error as WebSocketError);
+      throw error;
+    }
+  }
+
   /** Resolves when every frame sent so far is written to the transport. */
   flush(): Promise<void> {
     return this.#core.connection.flush();
@@ -318,11 +472,15 @@ export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
     this.#queue.push(message);
   }
 
-  /** Pings are answered by the core. */
-  [kPing](_data: Uint8Array): void {}
+  /** A ping (the core answered it): to `onPing`. */
+  [kPing](data: Uint8Array): void {
+    this.onPing?.(data);
+  }
 
-  /** Pongs only mark the peer alive. */
-  [kPong](_data: Uint8Array): void {}
+  /** A pong: to `onPong`. */
+  [kPong](data: Uint8Array): void {
+    this.onPong?.(data);
+  }
 
   /**
    * The peer closed: its close is answered once the reader has seen what
@@ -416,6 +574,8 @@ export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
     this.#resolveCloseReason = null;
   }
 }
+
+const EMPTY = new Uint8Array(0);
 
 /**
  * Runs `handler` on a default session built over `raw`, as Ktor's

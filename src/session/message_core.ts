@@ -195,6 +195,8 @@ export class MessageCore implements ConnectionHandler {
       ? new Heartbeat(connection, interval, options.timeout ?? DEFAULT_PING_TIMEOUT)
       : null;
     connection.handler = this;
+    // Pongs are answered here and never reach the application as data: the idle sweep may ping.
+    connection.takesPongs = true;
   }
 
   /** Largest message accepted. */

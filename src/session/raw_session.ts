@@ -5,6 +5,7 @@ import type { WebSocketExtension } from "../extensions/extension.ts";
 import { CloseFrame, type Frame, payloadLength } from "../frame/frame.ts";
 import { type Connection, type ConnectionHandler, Hold } from "./connection.ts";
 import { IncomingQueue, kQueueAbandoned, kQueueFull, kQueueRoom, type QueueOwner } from "./incoming_queue.ts";
+import type { MessageOptions } from "./message_core.ts";
 import type { WebSocketSession } from "./session.ts";
 
 /** Queued incoming bytes above which a RAW session stops reading from the peer. */
@@ -16,12 +17,24 @@ const frameSize = (f: Frame): number => payloadLength(f) + 64;
 /** Where a RAW session keeps its frame queue and connection (off its public API). */
 export const kFrames: unique symbol = Symbol("hybi.rawFrames");
 
+/** What a session built on a RAW session takes from it (see {@linkcode takeOver}). */
+export interface TakenOver {
+  /** The connection. */
+  connection: Connection;
+  /** Frames the RAW session received and nobody read. */
+  unread: Frame[];
+  /** The server's topics. */
+  topics: Topics;
+  /** The upgrade's options: the message settings a session built on top inherits. */
+  options: MessageOptions;
+}
+
 /**
  * Hands a RAW session's connection to a session built on top of it (the
  * default session): returns the connection and the frames the RAW session
  * received but nobody read, and ends the RAW session's `incoming`.
  */
-export function takeOver(session: RawWebSocketSession): { connection: Connection; unread: Frame[]; topics: Topics } {
+export function takeOver(session: RawWebSocketSession): TakenOver {
   const frames = session[kFrames];
   const queue = frames.queueIfMade;
   const unread: Frame[] = [];
@@ -30,7 +43,7 @@ export function takeOver(session: RawWebSocketSession): { connection: Connection
     queue.end();
   }
   frames.takenOver = true;
-  return { connection: frames.connection, unread, topics: frames.topics };
+  return { connection: frames.connection, unread, topics: frames.topics, options: frames.options };
 }
 
 /**
@@ -61,8 +74,9 @@ export function createRawSession(
   extensions: readonly WebSocketExtension[],
   data: unknown,
   topics: Topics,
+  options: MessageOptions = {},
 ): RawWebSocketSession {
-  return new RawWebSocketSession(new RawFrames(connection, topics), protocol, extensions, data);
+  return new RawWebSocketSession(new RawFrames(connection, topics, options), protocol, extensions, data);
 }
 
 /**
@@ -76,13 +90,16 @@ class RawFrames implements ConnectionHandler, QueueOwner {
   readonly connection: Connection;
   /** The topics a session built on top can subscribe to (the server's). */
   readonly topics: Topics;
+  /** The upgrade's options (shared by all its connections), for a session built on top. */
+  readonly options: MessageOptions;
   #queue: IncomingQueue<Frame> | null = null;
   /** Set once a session built on top took the connection: `incoming` has ended. */
   takenOver = false;
 
-  constructor(connection: Connection, topics: Topics) {
+  constructor(connection: Connection, topics: Topics, options: MessageOptions) {
     this.connection = connection;
     this.topics = topics;
+    this.options = options;
     connection.handler = this;
   }
 

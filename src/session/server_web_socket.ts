@@ -11,6 +11,7 @@
  */
 import { isSubscribed, leaveAll, subscribe, subscriptionsOf, unsubscribe } from "./subscriptions.ts";
 import { CloseCode, CloseReason, isValidCloseCode } from "../close_reason.ts";
+import { decodeMessage, jsonConverter, type WebSocketConverter } from "../converter.ts";
 import { ErrorCode, reportHandlerError, WebSocketError } from "../errors.ts";
 import type { Topics } from "../topics.ts";
 import type { WebSocketExtension } from "../extensions/extension.ts";
@@ -66,12 +67,34 @@ export interface WebSocketHandlers<T = undefined> {
    * completed it; `data` stays valid after the call returns.
    */
   message?(ws: ServerWebSocket<T>, data: string | Uint8Array): void | Promise<void>;
+  /**
+   * A whole message decoded by the route's `converter` (JSON by default),
+   * after `message` when both are given. A message that does not decode
+   * closes the connection with 1007 (`WS_ERR_UNDECODABLE_MESSAGE`), one of a
+   * type the converter does not take (binary, for JSON) with 1003
+   * (`WS_ERR_UNACCEPTABLE_MESSAGE_TYPE`); the error goes to `error`, and
+   * this handler is not called.
+   *
+   * @example JSON in, JSON out
+   * ```ts
+   * import type { WebSocketHandlers } from "@hybi/websocket";
+   * const rpc: WebSocketHandlers = {
+   *   deserialized(ws, value) {
+   *     const { id } = value as { id: number };
+   *     ws.sendSerialized({ id, ok: true });
+   *   },
+   * };
+   * console.log(typeof rpc.deserialized); // function
+   * ```
+   */
+  deserialized?(ws: ServerWebSocket<T>, value: unknown): void | Promise<void>;
   /** A peer that was behind caught up: sends that returned `-1` are written, and sending is cheap again. */
   drain?(ws: ServerWebSocket<T>): void;
   /**
    * The connection is closed: `code` and `reason` from the close frame that
    * ended it (the peer's when it closed first, ours otherwise; 1005 for a
-   * close frame without a code; 1006 when the transport dropped without one).
+   * close frame without a code; 1006 when the transport dropped without one,
+   * with the reason "idle timeout" when `idleTimeout` dropped it).
    */
   close?(ws: ServerWebSocket<T>, code: number, reason: string): void;
   /** A ping arrived; its pong is already on its way. */
@@ -102,6 +125,7 @@ export interface ServerWebSocketInit<T> {
   protocol: string | null;
   remoteAddress: string;
   onError: ((error: unknown) => void) | undefined;
+  converter?: WebSocketConverter;
   topics: Topics;
 }
 
@@ -151,6 +175,7 @@ export class ServerWebSocket<T = undefined> {
   #core!: MessageCore;
   readonly #handlers: WebSocketHandlers<T>;
   readonly #onError: ((error: unknown) => void) | undefined;
+  readonly #converter: WebSocketConverter;
   #finished = false;
   readonly #topics: Topics;
   // An overflow was reported to `error` and no drain came since (`publishOverflow: "drop"`).
@@ -170,6 +195,7 @@ export class ServerWebSocket<T = undefined> {
     this.protocol = init.protocol;
     this.remoteAddress = init.remoteAddress;
     this.#onError = init.onError;
+    this.#converter = init.converter ?? jsonConverter;
     this.#topics = init.topics;
   }
 
@@ -235,6 +261,30 @@ export class ServerWebSocket<T = undefined> {
    */
   sendBinary(data: Uint8Array | ArrayBuffer | ArrayBufferView): number {
     return this.#core.sendMessage(OP_BINARY, bytesOf(data));
+  }
+
+  /**
+   * Sends `value` encoded by the route's `converter` (JSON by default, as
+   * text), as Ktor's `sendSerialized`; returns as {@linkcode ServerWebSocket.send}.
+   *
+   * @param value What to send.
+   * @throws What the converter's `encode` throws (JSON: a `TypeError` for
+   *   `undefined`, functions, `BigInt`s and cycles).
+   *
+   * @example
+   * ```ts
+   * import type { WebSocketHandlers } from "@hybi/websocket";
+   * const hello: WebSocketHandlers = {
+   *   open(ws) {
+   *     ws.sendSerialized({ type: "hello", protocol: ws.protocol });
+   *   },
+   * };
+   * console.log(typeof hello.open); // function
+   * ```
+   */
+  sendSerialized(value: unknown): number {
+    const data = this.#converter.encode(value);
+    return typeof data === "string" ? this.sendText(data) : this.sendBinary(data);
   }
 
   /**
@@ -354,7 +404,10 @@ export class ServerWebSocket<T = undefined> {
   /** @internal */
   [kMessage](message: Frame): void {
     const handler = this.#handlers.message;
-    if (handler === undefined) return;
+    if (handler === undefined) {
+      if (this.#handlers.deserialized !== undefined) this.#deliverDecoded(message);
+      return;
+    }
     let data: string | Uint8Array;
     if (message.opcode === OP_TEXT) {
       const start = payloadStart(message);
@@ -374,6 +427,27 @@ export class ServerWebSocket<T = undefined> {
     }
     this.#receivedText = null;
     this.#received = null;
+    if (this.#handlers.deserialized !== undefined) this.#deliverDecoded(message);
+  }
+
+  /** A message to the `deserialized` handler, or, when it does not decode, the connection fails (1003, 1007). */
+  #deliverDecoded(message: Frame): void {
+    const core = this.#core;
+    if (!core.connection.writable) return;
+    let value: unknown;
+    try {
+      value = decodeMessage(this.#converter, message);
+    } catch (error) {
+      // The peer's doing, as a protocol error: to `error`, never to `onError`.
+      this[kProtocolError](error as WebSocketError);
+      return;
+    }
+    try {
+      const result = this.#handlers.deserialized!.call(this.#handlers, this, value);
+      if (result !== undefined) this.#watch(result);
+    } catch (error) {
+      this.#handlerFailed(error);
+    }
   }
 
   /** @internal */
@@ -438,7 +512,8 @@ export class ServerWebSocket<T = undefined> {
         this.#handlers,
         this,
         reason === null ? CloseCode.ClosedAbnormally : reason.code,
-        reason === null ? "" : reason.message,
+        // A drop has no reason on the wire; the idle timeout's says why, as uWebSockets'.
+        reason === null ? (this.#core.connection.droppedIdle ? "idle timeout" : "") : reason.message,
       );
     } catch (error) {
       this.#reportError(error);

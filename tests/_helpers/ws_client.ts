@@ -18,6 +18,8 @@ export interface WsClient {
     listener: (response: { headers: Record<string, string | string[] | undefined> }) => void,
   ): WsClient;
   on(event: "message", listener: (data: Buffer, isBinary: boolean) => void): WsClient;
+  on(event: "ping" | "pong", listener: (data: Buffer) => void): WsClient;
+  on(event: "close", listener: (code: number, reason: Buffer) => void): WsClient;
   readonly protocol: string;
   /** The names of the negotiated extensions. */
   readonly extensions: string;
@@ -45,6 +47,8 @@ export type WsClientConstructor = new (
     headers?: Record<string, string>;
     perMessageDeflate?: boolean | WsDeflateOptions;
     maxPayload?: number;
+    /** Whether pings are answered by themselves (default true); false makes a peer that never pongs. */
+    autoPong?: boolean;
   },
 ) => WsClient;
 
