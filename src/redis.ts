@@ -23,8 +23,8 @@
  * clear error after `connectTimeout`.
  *
  * @example
- * ```ts ignore
- * import { createClient } from "npm:redis@^6.4.0";
+ * ```ts
+ * import { createClient } from "redis"; // npm:redis@^6.4.0 on Deno without a package.json
  * import { router, webSocket } from "@hybi/websocket";
  * import { serve } from "@hybi/websocket/deno";
  * import { createRedisBackplane } from "@hybi/websocket/redis";

@@ -4,8 +4,8 @@
  * short writes buffered until `drain`). It never uses `Bun.serve`'s
  * WebSocket.
  *
- * @example A WebSocket echo server (needs the Bun runtime, so not run by `deno test --doc`)
- * ```ts ignore
+ * @example A WebSocket echo server (runs on Bun; type-checked by `npm run check`)
+ * ```ts
  * import { Frame, WebSocketUpgrade } from "@hybi/websocket";
  * import { serve } from "@hybi/websocket/bun";
  *
@@ -219,8 +219,8 @@ function bunApi(): BunApi {
  * @param handler Answers each request.
  * @returns The listening server.
  *
- * @example Needs the Bun runtime, so not run by `deno test --doc`
- * ```ts ignore
+ * @example Runs on Bun; type-checked by `npm run check`
+ * ```ts
  * import { serve } from "@hybi/websocket/bun";
  * const server = await serve({ port: 0 }, () => new Response("hello"));
  * console.log(await (await fetch(`http://127.0.0.1:${server.port}/`)).text()); // hello
@@ -365,8 +365,8 @@ function dial(target: DialTarget): Promise<SocketTransport> {
  * `ClientHandshakeError` with the status and headers), or with the
  * `signal`'s reason.
  *
- * @example Talking to an echo server (needs the Bun runtime, so not run by `deno test --doc`)
- * ```ts ignore
+ * @example Talking to an echo server (runs on Bun; type-checked by `npm run check`)
+ * ```ts
  * import { router, webSocket } from "@hybi/websocket";
  * import { connect, serve } from "@hybi/websocket/bun";
  *

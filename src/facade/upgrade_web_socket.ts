@@ -48,7 +48,7 @@ export interface UpgradeWebSocketOptions extends DefaultSessionOptions, WebSocke
  * import { upgradeWebSocket } from "@hybi/websocket";
  * const handler = (request: Request) => {
  *   const { socket, response } = upgradeWebSocket(request);
- *   socket.addEventListener("message", (e: MessageEvent) => socket.send(e.data));
+ *   socket.onmessage = (event) => socket.send(event.data);
  *   return response;
  * };
  * console.log(typeof handler); // function

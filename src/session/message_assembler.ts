@@ -55,7 +55,10 @@ function pushParts(utf8: Utf8Validator, parts: readonly Uint8Array[], from: numb
  * rule; the caller then fails the connection.
  *
  * @example
- * ```ts ignore
+ * ```ts
+ * import { Frame } from "@hybi/websocket";
+ * import { MessageAssembler } from "./message_assembler.ts";
+ *
  * const assembler = new MessageAssembler(1 << 20);
  * assembler.frame(new Frame.Text("Hel", false)); // null: the message goes on
  * assembler.frame(new Frame.Continuation(new TextEncoder().encode("lo"), true)); // a Frame.Text "Hello"
