@@ -48,6 +48,12 @@ test(`chat demo in Chromium on ${runtime}: two pages see each other and exchange
     const alice = await browser.newPage();
     const bob = await browser.newPage();
     const present = (page: typeof alice) => page.locator("#present li").allTextContents();
+    // [from, text] of each message in the page's log, and its lines about joins and leaves.
+    const said = (page: typeof alice) =>
+      page.locator("#messages li.message").evaluateAll((items) =>
+        items.map((item) => [item.querySelector(".from")?.textContent, item.querySelector(".text")?.textContent])
+      );
+    const events = (page: typeof alice) => page.locator("#messages li.event").allTextContents();
 
     await alice.goto(url);
     await alice.fill("#name", "alice");
@@ -66,19 +72,22 @@ test(`chat demo in Chromium on ${runtime}: two pages see each other and exchange
 
     await alice.fill("#message", "hello from alice");
     await alice.click("#send");
-    await bob.locator("#messages li", { hasText: "hello from alice" }).waitFor();
+    await bob.locator("#messages li.message", { hasText: "hello from alice" }).waitFor();
     await bob.fill("#message", "hi alice, bob here ✓");
     await bob.press("#message", "Enter");
-    await alice.locator("#messages li", { hasText: "bob here ✓" }).waitFor();
-    const aliceSees = await alice.locator("#messages li").allTextContents();
-    assert.equal(aliceSees.length, 2);
-    assert.match(aliceSees[0], /alice: hello from alice$/);
-    assert.match(aliceSees[1], /bob: hi alice, bob here ✓$/);
+    await alice.locator("#messages li.message", { hasText: "bob here ✓" }).waitFor();
+    const aliceSees = await said(alice);
+    assert.deepEqual(aliceSees, [["alice", "hello from alice"], ["bob", "hi alice, bob here ✓"]]);
+    // Each page tells its own messages apart; the log has the joins.
+    assert.deepEqual(await alice.locator("#messages li.own .text").allTextContents(), ["hello from alice"]);
+    assert.deepEqual(await bob.locator("#messages li.own .text").allTextContents(), ["hi alice, bob here ✓"]);
+    assert.deepEqual(await events(alice), ["you joined as alice", "bob joined"]);
 
     // Bob leaves: Alice sees it.
     await bob.close();
     await alice.locator("#present li", { hasText: "bob" }).waitFor({ state: "detached" });
     assert.deepEqual(await present(alice), ["alice"]);
+    await alice.locator("#messages li.event", { hasText: "bob left" }).waitFor();
 
     // A page on another origin cannot open the chat's WebSocket.
     const stranger = await browser.newPage();

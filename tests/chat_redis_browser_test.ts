@@ -49,6 +49,12 @@ test(`chat demo on two instances through Redis, in Chromium on ${runtime}`, { sk
     const alice = await browser.newPage();
     const bob = await browser.newPage();
     const present = (page: typeof alice) => page.locator("#present li").allTextContents();
+    // [from, text] of each message in the page's log, and its lines about joins and leaves.
+    const said = (page: typeof alice) =>
+      page.locator("#messages li.message").evaluateAll((items) =>
+        items.map((item) => [item.querySelector(".from")?.textContent, item.querySelector(".text")?.textContent])
+      );
+    const events = (page: typeof alice) => page.locator("#messages li.event").allTextContents();
 
     await alice.goto(`http://127.0.0.1:${one.port}/`);
     await alice.fill("#name", "alice");
@@ -69,21 +75,21 @@ test(`chat demo on two instances through Redis, in Chromium on ${runtime}`, { sk
     // Messages across the instances, both ways; each page also sees its own.
     await alice.fill("#message", "hello from alice on one");
     await alice.click("#send");
-    await bob.locator("#messages li", { hasText: "hello from alice on one" }).waitFor({ timeout: 10_000 });
+    await bob.locator("#messages li.message", { hasText: "hello from alice on one" }).waitFor({ timeout: 10_000 });
     await bob.fill("#message", "hi alice, bob on two ✓");
     await bob.press("#message", "Enter");
-    await alice.locator("#messages li", { hasText: "bob on two ✓" }).waitFor({ timeout: 10_000 });
-    await bob.locator("#messages li", { hasText: "bob on two ✓" }).waitFor({ timeout: 10_000 });
-    const aliceSees = await alice.locator("#messages li").allTextContents();
-    assert.equal(aliceSees.length, 2);
-    assert.match(aliceSees[0], /alice: hello from alice on one$/);
-    assert.match(aliceSees[1], /bob: hi alice, bob on two ✓$/);
-    assert.deepEqual(await bob.locator("#messages li").allTextContents(), aliceSees);
+    await alice.locator("#messages li.message", { hasText: "bob on two ✓" }).waitFor({ timeout: 10_000 });
+    await bob.locator("#messages li.message", { hasText: "bob on two ✓" }).waitFor({ timeout: 10_000 });
+    const aliceSees = await said(alice);
+    assert.deepEqual(aliceSees, [["alice", "hello from alice on one"], ["bob", "hi alice, bob on two ✓"]]);
+    assert.deepEqual(await said(bob), aliceSees);
+    assert.deepEqual(await events(alice), ["you joined as alice", "bob joined"]);
 
     // Bob leaves instance two: Alice, on instance one, sees it.
     await bob.close();
     await alice.locator("#present li", { hasText: "bob" }).waitFor({ state: "detached", timeout: 10_000 });
     assert.deepEqual(await present(alice), ["alice"]);
+    await alice.locator("#messages li.event", { hasText: "bob left" }).waitFor();
   } finally {
     await browser?.close();
     await Promise.all(chats.map((chat) => chat.shutdown({ timeout: 2000 })));
