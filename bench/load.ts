@@ -1,5 +1,5 @@
 /**
- * `npm run bench:load`: the wsbench load benchmark (../shared/tools/wsbench)
+ * `npm run bench:load`: the wsbench load benchmark (the load generator's directory from WSBENCH_DIR)
  * with, on each of Node, Deno and Bun, hybi's echo server on its handler path
  * (`hybi-node`, `hybi-deno`, `hybi-bun`: `examples/echo.ts --api handlers`)
  * and on its `for await` default session (`hybi-*-session`: `--api

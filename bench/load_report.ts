@@ -73,7 +73,7 @@ export function renderMarkdown(data: LoadData, svgName: string): string {
   const quick = s.RUNS !== "3" || s.SECS !== "5" || scenarios.length < 5 || s.SERVERS !== "all";
   out.push("# Load benchmark results", "");
   out.push(
-    `Written by \`npm run bench:load\` (bench/load.ts, which runs \`${meta.wsbenchDir}/run.sh\`). ` +
+    `Written by \`npm run bench:load\` (bench/load.ts, which runs the wsbench load generator's \`run.sh\`, found through \`WSBENCH_DIR\`). ` +
       "Compare ratios measured in the same run only; absolute figures move with the machine's load.",
     "",
   );
@@ -298,7 +298,7 @@ export function renderBroadcastMarkdown(data: BroadcastData): string {
   const quick = s.RUNS !== "3" || s.SECS !== "5" || conns !== "1000" || s.SERVERS !== "all";
   out.push("# Broadcast benchmark results (issue 12)", "");
   out.push(
-    `Written by \`npm run bench:load\` (bench/load.ts, which runs \`${meta.wsbenchDir}/run.sh\` with ` +
+    `Written by \`npm run bench:load\` (bench/load.ts, which runs the wsbench load generator's \`run.sh\` with ` +
       "`SCENARIOS=broadcast` in an invocation of its own). The echo scenarios are in [RESULTS.md](RESULTS.md). " +
       "Compare ratios measured in the same run only; absolute figures move with the machine's load.",
     "",
