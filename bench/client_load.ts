@@ -265,7 +265,9 @@ function report(rows: Row[], started: Date, loadStart: string, loadEnd: string, 
     ["SCENARIOS", scenarios.map((s) => s.name).join(" ")],
     ["CLIENTS", clients.join(" ")],
     ["SERVER", SERVER],
-  ].filter(([name]) => process.env[name] !== undefined).map(([name, value]) => `${name}=${JSON.stringify(value)}`);
+  ].filter(([name]) => process.env[name] !== undefined).map(([name, value]) =>
+    `${name}=${value.includes(" ") ? `"${value}"` : value}`
+  );
   const command = [...env, "npm run bench:client"].join(" ");
   const out: string[] = ["# Client echo benchmark results (issue 13)", ""];
   out.push(
