@@ -37,12 +37,13 @@
  * bench/.out/load-<time>/.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
 import { dirname, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
-import { BROADCAST, broadcastDir, type LoadMeta, systemLoad } from "./load_data.ts";
+import { BROADCAST, broadcastDir, type LoadMeta } from "./load_data.ts";
+import { bin, firstLine, packageVersion, stamp, systemLoad } from "./run_info.ts";
 import { writeReport } from "./load_report.ts";
 
 const bench = dirname(fileURLToPath(import.meta.url));
@@ -50,30 +51,9 @@ const root = resolve(bench, "..");
 const modules = resolve(root, "node_modules");
 const wsbenchDir = resolve(process.env.WSBENCH_DIR ?? resolve(root, "../shared/tools/wsbench"));
 const binDir = resolve(bench, ".out/bin");
-const bin = (name: string): string => realpathSync(resolve(modules, ".bin", name));
 const NODE = bin("node");
 const DENO = bin("deno");
 const BUN = bin("bun");
-
-function firstLine(command: string, args: string[]): string {
-  const r = spawnSync(command, args, { encoding: "utf8" });
-  return (r.stdout ?? "").split("\n")[0].trim() || `(${command} ${args.join(" ")} failed)`;
-}
-
-function packageVersion(name: string): string {
-  try {
-    return JSON.parse(readFileSync(resolve(modules, name, "package.json"), "utf8")).version;
-  } catch {
-    return "not installed";
-  }
-}
-
-function stamp(d: Date): string {
-  const p = (n: number): string => String(n).padStart(2, "0");
-  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${
-    p(d.getSeconds())
-  }`;
-}
 
 const DEFAULT_SCENARIOS = "small pipelined bulk large idle broadcast";
 

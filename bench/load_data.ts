@@ -137,20 +137,6 @@ export interface LoadData {
   idle: Map<string, IdleFigures>;
 }
 
-/** `loadavg a b c, cpu pressure some avg60=x%`, as run.sh prints it. */
-export function systemLoad(): string {
-  let text = "";
-  try {
-    text = `loadavg ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`;
-    const psi = readFileSync("/proc/pressure/cpu", "utf8").split("\n")[0];
-    const at = psi.indexOf("avg60=");
-    if (at >= 0) text += `, cpu pressure some avg60=${psi.slice(at + 6).split(" ")[0]}%`;
-  } catch {
-    // Not Linux, or no PSI: what was read so far is all there is.
-  }
-  return text || "unknown";
-}
-
 /** Lower middle of the sorted values, as run.sh's median. */
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);

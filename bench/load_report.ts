@@ -30,22 +30,11 @@ import {
   readRun,
   SCENARIOS,
 } from "./load_data.ts";
+import { busyAtStart, loadavgOf } from "./run_info.ts";
 
 /** The broadcast scenario's report, beside RESULTS.md. */
 const BROADCAST_MD = "RESULTS-broadcast.md";
 import { ratioChart } from "./ratio_chart.ts";
-
-function loadavgOf(load: string): number {
-  return Number(load.split("loadavg ")[1]?.split(" ")[0]);
-}
-
-/**
- * Whether other work ran when the benchmark started: 1-minute load above 1.5 or CPU pressure above 10 %. (At the end
- * the benchmark's own server and client make a load of about 2, so only a load above 3 says anything there.)
- */
-function busyAtStart(load: string): boolean {
-  return loadavgOf(load) > 1.5 || Number(load.split("avg60=")[1]?.split("%")[0]) > 10;
-}
 
 function fmt(n: number, digits = 0): string {
   return n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
