@@ -46,9 +46,7 @@ const keyFile = process.env.HYBI_PEER_KEY_FILE;
 const server = bun.serve({
   hostname: "127.0.0.1",
   port: 0,
-  tls: certFile && keyFile
-    ? { cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8") }
-    : undefined,
+  tls: certFile && keyFile ? { cert: readFileSync(certFile, "utf8"), key: readFileSync(keyFile, "utf8") } : undefined,
   fetch(request, server) {
     const offer = protocolOffer(request.headers.get("sec-websocket-protocol"));
     const protocol = choosePeerProtocol(offer);
