@@ -18,6 +18,10 @@ export interface TestCertificates {
   key: string;
   /** Path of the CA certificate file. */
   caFile: string;
+  /** Path of the server's certificate file (for servers in child processes). */
+  certFile: string;
+  /** Path of the server's private key file. */
+  keyFile: string;
   /** Removes the temporary directory. */
   remove(): Promise<void>;
 }
@@ -69,6 +73,8 @@ export async function makeCertificates(): Promise<TestCertificates> {
     cert: await readFile(path("cert.pem"), "utf8"),
     key: await readFile(path("key.pem"), "utf8"),
     caFile: path("ca.pem"),
+    certFile: path("cert.pem"),
+    keyFile: path("key.pem"),
     remove: () => rm(dir, { recursive: true, force: true }),
   };
 }
