@@ -4,7 +4,7 @@
  */
 import type { Buffer } from "node:buffer";
 import type { ConnectionOptions } from "node:tls";
-import wsModule from "ws";
+import { wsPackage } from "./ws_package.ts";
 
 export interface WsClient {
   once(event: "open", listener: () => void): WsClient;
@@ -52,4 +52,5 @@ export type WsClientConstructor = new (
   },
 ) => WsClient;
 
-export const WebSocketClient: WsClientConstructor = wsModule as unknown as WsClientConstructor;
+// The npm package by its path: under Bun, `import "ws"` is Bun's own built-in copy, not the client we test against.
+export const WebSocketClient: WsClientConstructor = wsPackage.WebSocket as unknown as WsClientConstructor;

@@ -6,7 +6,7 @@
  */
 import type { Buffer } from "node:buffer";
 import type { IncomingMessage } from "node:http";
-import { WebSocketServer } from "ws";
+import { wsPackage } from "./ws_package.ts";
 
 /** A server-side `ws` socket, the part the tests use. */
 export interface WsServerSocket {
@@ -55,7 +55,7 @@ type WsServerConstructor = new (options: Record<string, unknown>) => WsServerIns
 
 /** Starts a `ws` echo server on 127.0.0.1, port 0. */
 export async function startWsServer(options: WsServerOptions = {}): Promise<WsServer> {
-  const server = new (WebSocketServer as unknown as WsServerConstructor)({
+  const server = new (wsPackage.WebSocketServer as unknown as WsServerConstructor)({
     host: "127.0.0.1",
     port: 0,
     perMessageDeflate: options.perMessageDeflate ?? false,
