@@ -3,7 +3,9 @@
  * `perMessageDeflate: true`, speaking the protocol described in
  * tests/_helpers/peer_servers.ts. Bun's ServerWebSocket sends pings with a
  * payload but no fragments, so `fragmented` is answered
- * `unsupported:fragmented`.
+ * `unsupported:fragmented`. Echoes are sent with `compress: true` (Bun's
+ * `send` does not compress by default, even on a connection that negotiated
+ * permessage-deflate).
  *
  *     bun peer_bun_server.ts
  *
@@ -17,7 +19,7 @@ import { choosePeerProtocol, type PeerRequestInfo, protocolOffer } from "./peer_
 // The part of Bun's API this script uses (Bun's own types are not a dependency).
 interface BunServerWebSocket {
   readonly data: PeerRequestInfo;
-  send(data: string | Uint8Array): number;
+  send(data: string | Uint8Array, compress?: boolean): number;
   ping(data?: string | Uint8Array): number;
   close(code?: number, reason?: string): void;
 }
@@ -62,7 +64,7 @@ const server = bun.serve({
   websocket: {
     perMessageDeflate: true,
     message(socket, message) {
-      if (typeof message !== "string") return void socket.send(message);
+      if (typeof message !== "string") return void socket.send(message, true);
       if (message === "fragmented") socket.send("unsupported:fragmented");
       else if (message === "headers") socket.send(JSON.stringify(socket.data));
       else if (message.startsWith("close:")) {
@@ -70,7 +72,7 @@ const server = bun.serve({
         const colon = rest.indexOf(":");
         socket.close(Number(rest.slice(0, colon)), rest.slice(colon + 1));
       } else if (message.startsWith("ping:")) socket.ping(message.slice(5));
-      else socket.send(message);
+      else socket.send(message, true);
     },
     pong(socket, data) {
       socket.send(`pong:${new TextDecoder().decode(data)}`);
