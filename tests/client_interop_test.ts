@@ -31,10 +31,10 @@ import { engineServe, runtime } from "./_helpers/engine.ts";
 import {
   FRAGMENTS,
   type Peer,
-  type PeerFeatures,
-  type PeerKind,
   PEER_KINDS,
   PEER_PROTOCOLS,
+  type PeerFeatures,
+  type PeerKind,
   type PeerRequestInfo,
 } from "./_helpers/peer_servers.ts";
 import { makeCertificates, type TestCertificates } from "./_helpers/tls.ts";
@@ -299,7 +299,11 @@ for (const kind of [...PEER_KINDS, HYBI_KIND]) {
         assert.equal(await within(nextMessage(session), { timeout: 60_000, message: "the text echo" }), text);
         const binary = new Uint8Array(8 * MiB).map((_, i) => (i >> 12) & 0xff);
         await session.sendBinary(binary);
-        sameBytes(await within(nextMessage(session), { timeout: 60_000, message: "the binary echo" }), binary, "binary");
+        sameBytes(
+          await within(nextMessage(session), { timeout: 60_000, message: "the binary echo" }),
+          binary,
+          "binary",
+        );
         for (let i = 0; i < 3; i++) {
           // Several messages on one connection: context takeover (when negotiated) both ways.
           await session.sendText(`${i} `.repeat(5_000));
@@ -307,10 +311,12 @@ for (const kind of [...PEER_KINDS, HYBI_KIND]) {
         }
         await session.close();
         // Every message went compressed both ways (RSV1), and the large ones took a fraction of their size.
-        for (const [direction, messages] of [
-          ["client → server", wire.fromClient.messages()],
-          ["server → client", wire.fromServer.messages()],
-        ] as const) {
+        for (
+          const [direction, messages] of [
+            ["client → server", wire.fromClient.messages()],
+            ["server → client", wire.fromServer.messages()],
+          ] as const
+        ) {
           assert.equal(messages.length, 5, direction);
           assert.ok(messages.every((m) => m.rsv === 4), `${direction}: RSV1 on every message`);
           assert.ok(messages[0].payload.length < text.length / 20, `${direction}: ${messages[0].payload.length} B`);
