@@ -30,7 +30,7 @@ import {
   startBadServer,
   STATUS_200_BODY,
 } from "./_helpers/bad_servers.ts";
-import { type Peer, startWsPeer } from "./_helpers/peer_servers.ts";
+import { type Peer, type PeerRequestInfo, startWsPeer } from "./_helpers/peer_servers.ts";
 import { makeCertificates, type TestCertificates } from "./_helpers/tls.ts";
 import { settled, until, within } from "./_helpers/wait.ts";
 
@@ -118,16 +118,24 @@ test(`${runtime} client, status-200: WS_ERR_HANDSHAKE_STATUS with the status and
   assert.equal(error.headers.get("content-length"), String(STATUS_200_BODY.length));
 });
 
-test(`${runtime} client, redirect: WS_ERR_HANDSHAKE_STATUS unless redirects allows it, then followed to ws`, async () => {
+test(`${runtime} client, redirect: WS_ERR_HANDSHAKE_STATUS unless redirects allows it, then followed to ws without the credentials`, async () => {
   const server = await start("redirect", { location: peer.url, status: 307 });
   const error = await handshakeFails(server, ErrorCode.HandshakeStatus);
   assert.equal(error.status, 307);
   assert.equal(error.headers.get("location"), peer.url);
 
-  const session = await open(server.url, { redirects: 1 });
+  const credentials = { authorization: "Bearer s3cret", cookie: "id=42", "x-kept": "yes" };
+  const session = await open(server.url, { redirects: 1, headers: credentials });
   assert.equal(server.connections.length, 2, "one more request to the redirecting server");
+  assert.equal(server.connections[1].header("authorization"), "Bearer s3cret");
   await session.sendText("after the redirect");
   assert.equal(await nextMessage(session), "after the redirect");
+  // The peer is another origin (another port): the credentials stayed behind, other headers went along.
+  await session.sendText("headers");
+  const info = JSON.parse(String(await nextMessage(session))) as PeerRequestInfo;
+  assert.equal(info.headers["x-kept"], "yes");
+  assert.equal(info.headers.authorization, undefined);
+  assert.equal(info.headers.cookie, undefined);
   await session.close();
 });
 

@@ -24,7 +24,7 @@ import { createRawSession, type RawWebSocketSession } from "../session/raw_sessi
 import { kStart, ServerWebSocket, type WebSocketHandlers } from "../session/server_web_socket.ts";
 import { processTopics } from "../topics.ts";
 import type { TransportSink } from "../transport.ts";
-import { checkRequestOptions, openingRequest, type OpeningRequestInit } from "./opening_request.ts";
+import { checkRequestOptions, openingRequest, type OpeningRequestInit, withoutCredentials } from "./opening_request.ts";
 import { type Agreement, checkResponse, type ClientOffer } from "./response_check.ts";
 import { type ResponseHead, ResponseHeadParser, ResponseParseError } from "./response_parser.ts";
 import { parseWebSocketUrl, type WebSocketTarget } from "./url.ts";
@@ -64,7 +64,9 @@ export interface ConnectOptions extends MessageOptions {
   /**
    * How many redirects (3xx with a `Location`) to follow. Default 0: a 3xx
    * fails with `WS_ERR_HANDSHAKE_STATUS`. A redirect from `wss:` to `ws:`
-   * is never followed.
+   * is never followed. Past a redirect to another origin (scheme, host or
+   * port), `Authorization`, `Proxy-Authorization` and `Cookie` from
+   * `headers` are no longer sent.
    */
   redirects?: number;
   /** Largest incoming frame payload, in bytes; a longer frame closes with 1009. Default 64 MiB. */
@@ -170,7 +172,7 @@ export async function connectWith(
   if (options.origin !== undefined) new Headers({ origin: options.origin }); // throws on an invalid value
   const ext = options.extensions ?? true;
   const deflate = ext === false ? null : deflateOffer(ext === true ? {} : ext);
-  const init: OpeningRequestInit = {
+  let init: OpeningRequestInit = {
     protocols,
     extensions: deflate === null ? null : deflate.header,
     origin: options.origin ?? null,
@@ -178,6 +180,7 @@ export async function connectWith(
   };
   const maxRedirects = options.redirects ?? 0;
   let target = parseWebSocketUrl(url);
+  const origin = target.url.origin;
   const userSignal = options.signal;
   userSignal?.throwIfAborted();
 
@@ -200,6 +203,8 @@ export async function connectWith(
       const result = await handshake(dial, target, init, protocols, deflate, options, controller.signal);
       if (result instanceof Opened) return startSession(result, options);
       target = redirectTarget(target, result, redirects, maxRedirects);
+      // Credentials go only to the origin they were given for.
+      if (target.url.origin !== origin) init = withoutCredentials(init);
     }
   } finally {
     clearTimeout(timer);

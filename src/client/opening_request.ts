@@ -77,6 +77,25 @@ export function checkRequestOptions(
   return checked;
 }
 
+/** Headers that carry the application's credentials for the URL it connects to. */
+const CREDENTIAL_HEADERS: readonly string[] = ["authorization", "proxy-authorization", "cookie"];
+
+/**
+ * The request init for a redirect to another origin: the same offers and
+ * headers without the credentials (`Authorization`, `Proxy-Authorization`,
+ * `Cookie`), which were meant for the origin the application named (as
+ * `fetch` drops `Authorization` on a cross-origin redirect, and `ws` these).
+ *
+ * @param init The init of the request that was redirected.
+ * @returns The same init when it carries no credentials, or a copy without them.
+ */
+export function withoutCredentials(init: OpeningRequestInit): OpeningRequestInit {
+  if (!CREDENTIAL_HEADERS.some((name) => init.headers.has(name))) return init;
+  const headers = new Headers(init.headers);
+  for (const name of CREDENTIAL_HEADERS) headers.delete(name);
+  return { ...init, headers };
+}
+
 /**
  * A random `Sec-WebSocket-Key`: base64 of 16 bytes from the platform's
  * CSPRNG (RFC 6455 §4.1, item 7).
