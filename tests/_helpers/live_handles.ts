@@ -4,14 +4,17 @@
  * where the runtime tells (Node, Deno: `process.getActiveResourcesInfo()`;
  * Bun returns nothing there), the open TCP sockets of the process.
  *
- * Importing this module wraps the global timer functions, so import it
- * before anything that starts timers. (The same idea as the server resource
+ * Importing this module wraps the global timer functions (capturing the
+ * caller's stack, so only tests that need it should import it); it sees the
+ * timers set after it was imported. (The same idea as the server resource
  * tests' child, tests/_helpers/resource_server.ts, in the test process
  * itself and limited to timers set from `src/`.)
  */
 import process from "node:process";
 
-const liveTimers = new Set<unknown>();
+/** Each pending timer set from `src/`, with the order in which it was set. */
+const liveTimers = new Map<unknown, number>();
+let timersSet = 0;
 const SOURCE = "/src/";
 
 /** Whether the caller of a timer function (two frames up the stack) is hybi's source. */
@@ -33,7 +36,7 @@ function calledFromSource(): boolean {
       liveTimers.delete(handle);
       (fn as (...a: unknown[]) => void)(...args);
     }, ms);
-    liveTimers.add(handle);
+    liveTimers.set(handle, ++timersSet);
     return handle;
   };
   g.clearTimeout = (handle: unknown) => {
@@ -42,7 +45,7 @@ function calledFromSource(): boolean {
   };
   g.setInterval = (fn: unknown, ms?: unknown, ...args: unknown[]) => {
     const handle = realSetInterval(fn, ms, ...args);
-    if (calledFromSource()) liveTimers.add(handle);
+    if (calledFromSource()) liveTimers.set(handle, ++timersSet);
     return handle;
   };
   g.clearInterval = (handle: unknown) => {
@@ -51,9 +54,20 @@ function calledFromSource(): boolean {
   };
 }
 
-/** How many timers set from `src/` are pending. */
-export function pendingSourceTimers(): number {
-  return liveTimers.size;
+/**
+ * A mark in the sequence of timers set from `src/`: `pendingSourceTimers`
+ * counts only those set after it. (Bun and Deno run several test files in
+ * one process: what another file left is not this test's.)
+ */
+export function markTimers(): number {
+  return timersSet;
+}
+
+/** How many timers set from `src/` after `mark` (default: since the start) are pending. */
+export function pendingSourceTimers(mark = 0): number {
+  let pending = 0;
+  for (const order of liveTimers.values()) if (order > mark) pending++;
+  return pending;
 }
 
 const SOCKET_KINDS = new Set(["TCPSocketWrap", "TLSWrap", "TCPWrap", "ConnectWrap"]);
