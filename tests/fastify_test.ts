@@ -27,11 +27,8 @@ function open(url: string, protocols?: string[]): Promise<{ client: WsClient; sa
 test(`Fastify on ${runtime}: pages from Fastify and WebSocket routes attached on the same port`, async () => {
   const { attach } = await import("../src/engine/node.ts");
   const app = Fastify();
-  app.get("/", async (_request, reply) => {
-    reply.type("text/html");
-    return "<h1>served by Fastify</h1>";
-  });
-  app.get("/api/time", async () => ({ now: 1 }));
+  app.get("/", (_request, reply) => reply.type("text/html").send("<h1>served by Fastify</h1>"));
+  app.get("/api/time", (_request, reply) => reply.send({ now: 1 }));
   // `app.server` exists before `listen`: attach, and add the hook, first (Fastify takes no hook once listening).
   const ws = attach(
     app.server,

@@ -47,8 +47,7 @@ test(`clients on ${runtime}: the open connections of every route shape, counted 
   // What the handlers saw of the set while running.
   const seen = { openCount: [] as number[], openListed: [] as boolean[], closeListed: [] as boolean[] };
   const sessionsListedThemselves: boolean[] = [];
-  let server!: Server;
-  server = await serve(
+  const server: Server = await serve(
     { port: 0, hostname: "127.0.0.1" },
     router([
       webSocket("/handlers", {
