@@ -81,6 +81,7 @@
  *
  * @module
  */
+export { ClientSet, type ConnectedClient } from "./src/clients.ts";
 export { CloseCode, CloseReason, isValidCloseCode } from "./src/close_reason.ts";
 export { ClientHandshakeError, ErrorCode, HandshakeError, WebSocketError } from "./src/errors.ts";
 export { jsonConverter, type WebSocketConverter } from "./src/converter.ts";
@@ -126,6 +127,7 @@ export type { WebSocketSession } from "./src/session/session.ts";
 export { sha1 } from "./src/sha1.ts";
 export { isValidUtf8, Utf8Validator } from "./src/utf8.ts";
 export {
+  type ProtocolChooser,
   type RawSessionHandler,
   type SessionHandler,
   type UpgradeContext,

@@ -122,7 +122,7 @@ interface Listening {
 
 async function hybiServer(): Promise<Listening> {
   const server = await serveOnThisRuntime({ port: 0, hostname: "127.0.0.1", maxConnections: Infinity }, handler);
-  return { port: server.port, accepted: () => (server as unknown as { sessionCount: number }).sessionCount };
+  return { port: server.port, accepted: () => server.clientCount };
 }
 
 interface DenoLike {

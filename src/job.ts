@@ -1,3 +1,5 @@
+import type { ClientSet, ConnectedClient } from "./clients.ts";
+
 const RESOLVED: Promise<void> = Promise.resolve();
 
 /** What a job stops on `cancel`: `destroy(reason)` drops the work at once. */
@@ -16,6 +18,18 @@ export interface JobObserver {
 export const kJobEnd: unique symbol = Symbol("hybi.jobEnd");
 /** Where a job keeps its observer (not exported from `mod.ts`). */
 export const kJobObserver: unique symbol = Symbol("hybi.jobObserver");
+/** Where a session's job keeps the object its handler got (not exported from `mod.ts`). */
+export const kJobClient: unique symbol = Symbol("hybi.jobClient");
+/** Where a session's job keeps the set of open clients it is in (not exported from `mod.ts`). */
+export const kJobClients: unique symbol = Symbol("hybi.jobClients");
+/** Takes a job out of its set of open clients (not exported from `mod.ts`). */
+export const kJobLeave: unique symbol = Symbol("hybi.jobLeave");
+/** A `ClientSet`'s own: adds a job (not exported from `mod.ts`). */
+export const kJoin: unique symbol = Symbol("hybi.clientsJoin");
+/** A `ClientSet`'s own: removes a job (not exported from `mod.ts`). */
+export const kLeave: unique symbol = Symbol("hybi.clientsLeave");
+/** A `ClientSet`'s own: its jobs, for the server's shutdown (not exported from `mod.ts`). */
+export const kJobs: unique symbol = Symbol("hybi.clientsJobs");
 
 /**
  * The life of one upgraded connection, as Ktor's `Job`: awaitable, and
@@ -50,6 +64,18 @@ export class Job implements PromiseLike<void> {
    * @internal
    */
   [kJobObserver]: JobObserver | null = null;
+  /**
+   * The per-connection object the session's handler got (see `ClientSet`).
+   *
+   * @internal
+   */
+  [kJobClient]: ConnectedClient | null = null;
+  /**
+   * The set of open clients this job is in, until the connection finishes.
+   *
+   * @internal
+   */
+  [kJobClients]: ClientSet | null = null;
 
   /**
    * Wraps a piece of work that ends on its own or by `onCancel`.
@@ -77,9 +103,23 @@ export class Job implements PromiseLike<void> {
     this.#complete();
   }
 
+  /**
+   * Leaves the set of open clients (the connection is finishing: before its
+   * `close` handler runs, so the handler sees the count without it).
+   *
+   * @internal
+   */
+  [kJobLeave](): void {
+    const clients = this[kJobClients];
+    if (clients === null) return;
+    this[kJobClients] = null;
+    clients[kLeave](this);
+  }
+
   #complete(): void {
     if (!this.#active) return;
     this.#active = false;
+    this[kJobLeave]();
     if (this.#controller !== null && !this.#controller.signal.aborted) this.#controller.abort(this.#endReason());
     this.#resolveDone?.();
     this.#resolveDone = null;

@@ -220,6 +220,9 @@ function upgradeRoute<T>(
 ): Route {
   const segments = compile(path);
   const { verify, ...upgradeOptions } = options;
+  if (protocol !== null && upgradeOptions.handleProtocols !== undefined) {
+    throw new TypeError(`the route ${path} has both a subprotocol and handleProtocols; pass one`);
+  }
   return {
     path,
     webSocket: true,

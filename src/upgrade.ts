@@ -1,9 +1,10 @@
+import type { ClientSet } from "./clients.ts";
 import type { WebSocketConverter } from "./converter.ts";
 import { ErrorCode, HandshakeError, reportHandlerError, WebSocketError } from "./errors.ts";
 import type { WebSocketExtension, WebSocketExtensionFactory } from "./extensions/extension.ts";
 import { negotiateExtensions } from "./extensions/negotiation.ts";
 import { computeAccept, validateHandshake } from "./handshake.ts";
-import { Job } from "./job.ts";
+import { Job, kJobClient, kJoin } from "./job.ts";
 import { originAllowed, type OriginPolicy } from "./origin.ts";
 import { Connection } from "./session/connection.ts";
 import { DEFAULT_IDLE_TIMEOUT } from "./session/idle_sweeper.ts";
@@ -24,7 +25,20 @@ export interface UpgradeContext {
   readonly remoteAddr?: NetAddr;
   /** The topics the connection can subscribe to: the server's (default: one set of topics per process). */
   readonly topics?: Topics;
+  /** The set of open connections the session joins until it is finished (the server's `clients`). */
+  readonly clients?: ClientSet;
+  /**
+   * Receives the session handler's errors when the upgrade's options set no
+   * `onError` (the server's `onError`). Default: `console.error`.
+   */
+  readonly onError?: (error: unknown) => void;
 }
+
+/**
+ * Chooses the subprotocol from those the client offered, in its order (see
+ * {@linkcode WebSocketUpgradeOptions.handleProtocols}).
+ */
+export type ProtocolChooser = (offered: readonly string[], request: Request) => string | null | undefined;
 
 /** Limits and hooks of a {@linkcode WebSocketUpgrade}. */
 export interface WebSocketUpgradeOptions extends MessageOptions {
@@ -85,9 +99,40 @@ export interface WebSocketUpgradeOptions extends MessageOptions {
   converter?: WebSocketConverter;
   /**
    * Receives errors thrown by the handler (other than those that only
-   * report the connection's own end). Default: `console.error`.
+   * report the connection's own end). Default: the server's `onError`
+   * (`serve({ onError })`, `attach(server, handler, { onError })`), else
+   * `console.error`.
    */
   onError?: (error: unknown) => void;
+  /**
+   * Chooses the subprotocol to speak from those the client offered, as
+   * `ws`'s `handleProtocols`: called during the handshake (after the
+   * request is validated and its `Origin` allowed, before `verify`) with the
+   * `Sec-WebSocket-Protocol` values in the client's order, and only when
+   * the client offered at least one. Return one of them to speak it, or
+   * `null` / `undefined` to answer without a subprotocol (the handshake
+   * still succeeds; a client that requires one then fails on its side).
+   *
+   * Returning a value the client did not offer is a bug in the server (RFC
+   * 6455 §4.2.2 lets the server pick only from the offer): the upgrade
+   * throws a `TypeError`, so the client gets 500 and the error goes to
+   * `onError`, rather than a handshake the client must reject. So does an
+   * exception thrown here. Synchronous, as the handshake's answer is built
+   * at once; do asynchronous checks in `verify`, which runs next. Not with
+   * a fixed `protocol` (that is a `TypeError` too).
+   *
+   * @example Speak the newest version of our protocol the client knows
+   * ```ts
+   * import { router, webSocket } from "@hybi/websocket";
+   * const handle = router([
+   *   webSocket("/ws", { message(ws, data) { ws.send(data); } }, {
+   *     handleProtocols: (offered) => ["chat.v2", "chat.v1"].find((p) => offered.includes(p)),
+   *   }),
+   * ]);
+   * console.log(typeof handle); // function
+   * ```
+   */
+  handleProtocols?: ProtocolChooser;
   /**
    * Extensions the server offers to negotiate, in its order of preference,
    * for example `[new PerMessageDeflate()]`. Each is negotiated during the
@@ -133,6 +178,24 @@ export type RawSessionHandler = (session: RawWebSocketSession) => Promise<void> 
  * {@linkcode WebSocketHandlers}).
  */
 export type SessionHandler<T = unknown> = RawSessionHandler | WebSocketHandlers<T>;
+
+/**
+ * The subprotocol `choose` picks from the client's offer, or `null`.
+ *
+ * @throws {TypeError} When it picks one the client did not offer.
+ */
+function chooseProtocol(choose: ProtocolChooser, offered: readonly string[], request: Request): string | null {
+  if (offered.length === 0) return null;
+  const chosen = choose(offered, request) ?? null;
+  if (chosen !== null && !offered.includes(chosen)) {
+    throw new TypeError(
+      `handleProtocols chose "${String(chosen)}", which the client did not offer (it offered ${
+        offered.map((p) => `"${p}"`).join(", ")
+      })`,
+    );
+  }
+  return chosen;
+}
 
 /**
  * An aborted context closes with 1001 Going Away and waits, up to the close
@@ -207,12 +270,15 @@ export class WebSocketUpgrade<T = unknown> {
 
    *
    * @param request The opening handshake request.
-   * @param protocol The subprotocol to speak; it must be one the client offered.
+   * @param protocol The subprotocol to speak, which the client must offer (else 400); `null` for none, or
+   *   when `options.handleProtocols` chooses.
    * @param handle Runs the session: a function on the RAW session (the
    *   session ends when it returns), or an object of handlers.
-   * @param options Limits and hooks.
+   * @param options Limits and hooks (`handleProtocols` chooses the subprotocol instead of `protocol`).
    * @throws {HandshakeError} When the request is not a valid opening handshake
    *   (including a malformed `Sec-WebSocket-Extensions` when extensions are configured).
+   * @throws {TypeError} When `options.handleProtocols` chooses a subprotocol
+   *   the client did not offer, or is given with a `protocol`.
    */
   constructor(
     request: Request,
@@ -224,7 +290,10 @@ export class WebSocketUpgrade<T = unknown> {
     if (options.origins !== undefined && !originAllowed(request, options.origins)) {
       throw new HandshakeError(ErrorCode.ForbiddenOrigin, 403, "the request's Origin is not allowed");
     }
-    if (protocol !== null && !offer.protocols.includes(protocol)) {
+    if (options.handleProtocols !== undefined) {
+      if (protocol !== null) throw new TypeError("pass either a subprotocol or handleProtocols, not both");
+      protocol = chooseProtocol(options.handleProtocols, offer.protocols, request);
+    } else if (protocol !== null && !offer.protocols.includes(protocol)) {
       throw new HandshakeError(
         ErrorCode.BadHandshake,
         400,
@@ -257,7 +326,8 @@ export class WebSocketUpgrade<T = unknown> {
    * sends no WebSocket byte.
    *
    * @param request The opening handshake request.
-   * @param protocol The subprotocol to speak; it must be one the client offered.
+   * @param protocol The subprotocol to speak, which the client must offer (else 400); `null` for none, or
+   *   when `options.handleProtocols` chooses.
    * @param handle Runs the session: a function on the RAW session, or handlers.
    * @param options Limits, origin policy and the `verify` hook (whose result becomes `data`).
    * @returns The upgrade, or the refusal.
@@ -371,6 +441,8 @@ export class WebSocketUpgrade<T = unknown> {
     // promise for it); made before anything can finish the connection (an
     // input that already ended, an aborted context).
     const job = connection.job = new Job(null, connection);
+    const clients = engineContext.clients ?? userContext.clients;
+    const onError = options.onError ?? engineContext.onError ?? userContext.onError ?? reportHandlerError;
     const extensions = this.extensions;
     // Extensions hold compression state; it goes with the connection.
     if (extensions.length > 0) connection.finished.then(() => extensions.forEach((e) => e.dispose()));
@@ -383,11 +455,14 @@ export class WebSocketUpgrade<T = unknown> {
         data: this.data,
         protocol: this.protocol,
         remoteAddress: remoteAddr === undefined ? "" : remoteAddr.hostname,
-        onError: options.onError,
+        onError,
         converter: options.converter,
         topics: engineContext.topics ?? userContext.topics ?? processTopics,
       });
       const core = new MessageCore(connection, extensions, ws, options);
+      job[kJobClient] = ws;
+      // Listed before `open` runs.
+      clients?.[kJoin](job);
       closeOnAbort(connection, engineContext, userContext);
       ws[kStart](core);
       connection.start();
@@ -402,7 +477,9 @@ export class WebSocketUpgrade<T = unknown> {
       engineContext.topics ?? userContext.topics ?? processTopics,
       options,
     );
-    const onError = options.onError ?? reportHandlerError;
+    job[kJobClient] = session;
+    // Listed before the handler runs (a default session built on this one takes its place).
+    clients?.[kJoin](job);
     closeOnAbort(connection, engineContext, userContext);
 
     // The handler's synchronous part runs before the first byte is read, so

@@ -241,7 +241,7 @@ async function serveBytes(bytes: Uint8Array, points: number[]): Promise<{ status
   });
   // Everything is closed: shutdown has nothing to wait for (its 100 ms only bounds the wait for sessions).
   await within(server.shutdown({ timeout: 100 }), {
-    message: () => `server.shutdown() to resolve (${server.sessionCount} session jobs not ended)`,
+    message: () => `server.shutdown() to resolve (${server.clientCount} session jobs not ended)`,
   });
   assert.deepEqual(errors, [], "nothing reached onError");
   // Status lines at the start of each response (a 101 ends the HTTP part).

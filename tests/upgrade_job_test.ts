@@ -45,7 +45,7 @@ for (const shape of ["RAW function", "handlers", "default session"] as const) {
     const server = await serve({ port: 0, hostname: "127.0.0.1", onError: () => {} }, handler);
     try {
       for (let i = 0; i < 3; i++) await handshakeThenEnd(server.port);
-      const sessions = () => (server as unknown as { sessionCount: number }).sessionCount;
+      const sessions = () => server.clientCount;
       await until(() => sessions() === 0, { timeout: 5000, message: "sessions left after the clients went" });
     } finally {
       await within(server.shutdown({ timeout: 1000 }), { timeout: 5000, message: "shutdown() to resolve" });

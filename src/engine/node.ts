@@ -27,6 +27,7 @@ import process from "node:process";
 import type { Duplex } from "node:stream";
 import * as tls from "node:tls";
 import { type Connect, connectWith, dialError, type DialFailure, type DialTarget } from "../client/connect.ts";
+import { ClientSet } from "../clients.ts";
 import { HandshakeError } from "../errors.ts";
 import { HTTP_DEFAULTS } from "../http/options.ts";
 import { encodeHead, responseHead, switchingProtocolsHead } from "../http/response_head.ts";
@@ -223,10 +224,6 @@ export async function serve(options: ServeOptions, handler: ServeHandler): Promi
     sockets.add(socket);
     socket.on("close", forget);
   });
-  listener.on("error", (error) => {
-    // After listening, a failure to accept one connection (EMFILE …) must not stop the others.
-    if (!server.signal.aborted) server.report(error);
-  });
   // A failed TLS handshake concerns that client only. With a listener here Node
   // leaves the socket open, so it is dropped here (else shutdown would wait for it).
   listener.on("tlsClientError", (_error: Error, socket: tls.TLSSocket) => socket.destroy());
@@ -246,6 +243,11 @@ export async function serve(options: ServeOptions, handler: ServeHandler): Promi
       resolve();
     });
   });
+  // Only once listening: a failure to listen rejects `serve` and is not reported as well.
+  listener.on("error", (error) => {
+    // After listening, a failure to accept one connection (EMFILE …) must not stop the others.
+    if (!server.signal.aborted) server.report(error);
+  });
   const address = listener.address() as net.AddressInfo;
   server.listening({ hostname: address.address, port: address.port, transport: "tcp" }, {
     close: () => new Promise<void>((resolve) => listener.close(() => resolve())),
@@ -260,8 +262,17 @@ export async function serve(options: ServeOptions, handler: ServeHandler): Promi
 export interface UpgradeHandlingOptions {
   /** The engine context's signal passed to `upgrade()`: aborting it closes the sessions with 1001. */
   signal?: AbortSignal;
-  /** Receives handler failures answered with 500. Default `console.error`. */
+  /**
+   * Receives handler failures answered with 500, and errors thrown by
+   * WebSocket handlers whose route or upgrade sets no `onError` of its own.
+   * Default `console.error`.
+   */
   onError?: (error: unknown) => void;
+  /**
+   * The set of open connections the session joins while it is open
+   * (`attach` passes its own, see {@linkcode Attachment.clients}). Default none.
+   */
+  clients?: ClientSet;
   /** Queued outgoing bytes per socket above which writes wait for the peer. Default 1 MiB. */
   writeHighWaterMark?: number;
 }
@@ -325,7 +336,12 @@ export function handleUpgrade(
     if (result instanceof WebSocketUpgrade && req.httpVersion === "1.1") {
       transport.write(encodeHead(switchingProtocolsHead(result.headers)));
       const { input, output } = transportStreams(upgraded);
-      session = result.upgrade(input, output, { signal: options.signal, remoteAddr: remoteAddrOf(netSocket) }, {});
+      session = result.upgrade(input, output, {
+        signal: options.signal,
+        remoteAddr: remoteAddrOf(netSocket),
+        clients: options.clients,
+        onError: options.onError,
+      }, {});
       await session.join();
       return;
     }
@@ -378,8 +394,15 @@ async function answer(
   }
 }
 
-/** What {@linkcode attach} returns: a way to stop handling upgrades and close the sessions. */
+/** What {@linkcode attach} returns: its open connections, and a way to stop handling upgrades and close them. */
 export interface Attachment {
+  /**
+   * The open WebSocket connections this attachment runs, as `ws`'s
+   * `clients` (see `Server.clients`): a live, read-only iterable.
+   */
+  readonly clients: ClientSet;
+  /** How many WebSocket connections are open: `clients.size`. */
+  readonly clientCount: number;
   /** Stops listening to the server's `'upgrade'` event. */
   detach(): void;
   /**
@@ -418,22 +441,27 @@ export interface Attachment {
 export function attach(
   server: NodeHttpServer | NodeHttpsServer,
   handler: ServeHandler,
-  options: Omit<UpgradeHandlingOptions, "signal"> = {},
+  options: Omit<UpgradeHandlingOptions, "signal" | "clients"> = {},
 ): Attachment {
   const controller = new AbortController();
   const jobs = new Set<Job>();
+  const clients = new ClientSet();
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Uint8Array) => {
     if (controller.signal.aborted) {
       socket.destroy();
       return;
     }
-    const job = handleUpgrade(req, socket, head, handler, { ...options, signal: controller.signal });
+    const job = handleUpgrade(req, socket, head, handler, { ...options, signal: controller.signal, clients });
     jobs.add(job);
     job.then(() => jobs.delete(job));
   };
   server.on("upgrade", onUpgrade);
   const detach = () => void server.off("upgrade", onUpgrade);
   return {
+    clients,
+    get clientCount() {
+      return clients.size;
+    },
     detach,
     async shutdown(shutdownOptions = {}) {
       detach();

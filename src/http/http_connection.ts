@@ -13,6 +13,7 @@
  *
  * @module
  */
+import type { ClientSet } from "../clients.ts";
 import type { Topics } from "../topics.ts";
 import { HandshakeError } from "../errors.ts";
 import type { Job } from "../job.ts";
@@ -44,6 +45,10 @@ export interface ConnectionContext {
   readonly engineSignal: AbortSignal;
   /** The server's topics, passed to `upgrade()`. */
   readonly topics: Topics;
+  /** The server's open WebSocket connections, passed to `upgrade()`. */
+  readonly clients: ClientSet;
+  /** The application's `onError` (unset when it gave none), passed to `upgrade()` for the session handlers' errors. */
+  readonly sessionOnError: ((error: unknown) => void) | undefined;
   /** Reports handler and internal failures. */
   onError(error: unknown): void;
   /** A WebSocket session started on `connection`. */
@@ -507,7 +512,13 @@ export class HttpConnection implements TransportSink, BodyFlow, ResponseOwner {
       job = upgrade.upgrade(
         input,
         output,
-        { signal: this.#ctx.engineSignal, remoteAddr, topics: this.#ctx.topics },
+        {
+          signal: this.#ctx.engineSignal,
+          remoteAddr,
+          topics: this.#ctx.topics,
+          clients: this.#ctx.clients,
+          onError: this.#ctx.sessionOnError,
+        },
         {},
       );
     } catch (error) {

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { ClientSet } from "../clients.ts";
 import type { Topics } from "../topics.ts";
 import type { WebSocketUpgrade } from "../upgrade.ts";
 import type { HttpOptions } from "./options.ts";
@@ -61,7 +62,12 @@ export interface ServeOptions extends HttpOptions {
    * Default 10 000.
    */
   shutdownTimeout?: number;
-  /** Receives handler failures answered with 500, and failures inside the server. Default `console.error`. */
+  /**
+   * Receives handler failures answered with 500, failures inside the
+   * server, and errors thrown by WebSocket handlers (handlers, session
+   * functions, RAW handlers) whose route or upgrade sets no `onError` of
+   * its own. Default `console.error`.
+   */
   onError?: (error: unknown) => void;
   /** Called once the server listens, with the bound address. Default: nothing. */
   onListen?: (addr: NetAddr) => void;
@@ -107,6 +113,16 @@ export interface Server extends AsyncDisposable {
   subscriberCount(topic: string): number;
   /** The topics of this server's WebSocket connections (to attach a backplane such as Redis, see `@hybi/websocket/redis`). */
   readonly topics: Topics;
+  /**
+   * The open WebSocket connections, as `ws`'s `clients`: a live, read-only
+   * iterable of what each route's handler got (`ServerWebSocket`,
+   * `DefaultWebSocketSession` or `RawWebSocketSession`). A connection is in
+   * it from before its `open` handler (or session function) runs until it
+   * is finished, before its `close` handler runs.
+   */
+  readonly clients: ClientSet;
+  /** How many WebSocket connections are open: `clients.size`. */
+  readonly clientCount: number;
   /** Same as `shutdown()`, for `await using`. */
   [Symbol.asyncDispose](): Promise<void>;
 }

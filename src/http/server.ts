@@ -6,9 +6,10 @@
  *
  * @module
  */
+import { ClientSet } from "../clients.ts";
 import { reportRequestError } from "../errors.ts";
 import { Topics } from "../topics.ts";
-import { type Job, kJobObserver } from "../job.ts";
+import { type Job, kJobObserver, kJobs } from "../job.ts";
 import { type ConnectionContext, HttpConnection } from "./http_connection.ts";
 import { HttpError } from "./http_error.ts";
 import { type ResolvedHttpOptions, resolveHttpOptions } from "./options.ts";
@@ -52,7 +53,6 @@ export class HttpServer implements Server {
   readonly #connections = new Set<HttpConnection>();
   // Connections over maxConnections, being answered 503: the others count against the limit.
   readonly #refused = new Set<HttpConnection>();
-  readonly #jobs = new Set<Job>();
   readonly #onError: (error: unknown) => void;
   #listener: Listener | null = null;
   #addr: NetAddr | null = null;
@@ -146,6 +146,8 @@ export class HttpServer implements Server {
       defaultAuthority: this.#authority,
       engineSignal: this.#engine.signal,
       topics: this.topics,
+      clients: this.clients,
+      sessionOnError: this.#options.onError,
       onError: (error) => this.#report(error),
       onJob: (job, connection) => this.#track(job, connection),
       onJobEnded: (job, connection) => this.#untrack(job, connection),
@@ -185,21 +187,21 @@ export class HttpServer implements Server {
     return this.topics.subscriberCount(topic);
   }
 
-  /** Running WebSocket sessions (for tests and metrics). */
-  get sessionCount(): number {
-    return this.#jobs.size;
+  /** The open WebSocket connections of this server (see {@linkcode ClientSet}); `upgrade()` adds them. */
+  readonly clients: ClientSet = new ClientSet();
+
+  get clientCount(): number {
+    return this.clients.size;
   }
 
   #track(job: Job, connection: HttpConnection): void {
-    this.#jobs.add(job);
     // A connection can be over before its job is tracked (the client's input ended before the upgrade).
     if (!job.isActive) return this.#untrack(job, connection);
     // The HTTP connection hears of the job's end by a direct call (no promise per session) and calls `#untrack`.
     job[kJobObserver] = connection;
   }
 
-  #untrack(job: Job, connection: HttpConnection): void {
-    this.#jobs.delete(job);
+  #untrack(_job: Job, connection: HttpConnection): void {
     // The session is over; the socket closes once its last bytes are out and the peer hung up.
     const timer = setTimeout(() => connection.destroy(), LINGER_AFTER_JOB);
     connection.closed.then(() => clearTimeout(timer));
@@ -239,7 +241,7 @@ export class HttpServer implements Server {
     const everything = () =>
       Promise.all([
         ...[...this.#connections].map((c) => c.closed),
-        ...[...this.#jobs].map((j) => j.join()),
+        ...[...this.clients[kJobs]()].map((j) => j.join()),
       ]);
     let timer: ReturnType<typeof setTimeout> | undefined;
     await Promise.race([
@@ -247,7 +249,7 @@ export class HttpServer implements Server {
       new Promise<void>((resolve) => timer = setTimeout(resolve, timeout)),
     ]);
     clearTimeout(timer);
-    for (const job of this.#jobs) job.cancel(new DOMException("the server shut down", "AbortError"));
+    for (const job of this.clients[kJobs]()) job.cancel(new DOMException("the server shut down", "AbortError"));
     for (const connection of this.#connections) connection.destroy();
     try {
       this.#listener?.drop?.();

@@ -12,7 +12,7 @@ import { FrameReader } from "../frame/frame_reader.ts";
 import { FrameWriter, headerLength } from "../frame/frame_writer.ts";
 import { type IdleWatched, unwatchIdle, watchIdle } from "./idle_sweeper.ts";
 import { type BatchOwner, OutputBatcher } from "./output_batcher.ts";
-import { type Job, kJobEnd } from "../job.ts";
+import { type Job, kJobEnd, kJobLeave } from "../job.ts";
 import { DEFAULT_WRITE_HIGH_WATER_MARK, type Transport, type TransportSink } from "../transport.ts";
 
 /** What a connection calls back into: the session on top of it. */
@@ -634,6 +634,8 @@ export class Connection implements TransportSink, BatchOwner, IdleWatched {
       if (Array.isArray(signals)) { for (const s of signals) stopClosingOnAbort(s, this); }
       else stopClosingOnAbort(signals, this);
     }
+    // Out of the server's open clients before the handler hears of the end (as `ws`'s `clients`).
+    this.job?.[kJobLeave]();
     this.handler?.finished();
     this.#resolveFinished?.();
     this.#resolveFinished = null;

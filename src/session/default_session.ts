@@ -5,6 +5,7 @@ import { ErrorCode, sessionClosedError, WebSocketError } from "../errors.ts";
 import type { WebSocketExtension } from "../extensions/extension.ts";
 import { BinaryFrame, type Frame, OP_TEXT, payloadLength, PingFrame, TextFrame } from "../frame/frame.ts";
 import type { Topics } from "../topics.ts";
+import { kJobClient } from "../job.ts";
 import { Hold } from "./connection.ts";
 import { DEFAULT_PING_TIMEOUT } from "./heartbeat.ts";
 import { IncomingQueue, kQueueAbandoned, kQueueFull, kQueueRoom } from "./incoming_queue.ts";
@@ -141,6 +142,8 @@ export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
     const taken = takeOver(raw);
     const { connection, unread, topics } = taken;
     options = withInherited(options, taken.options);
+    // The server's open clients list this session in place of the RAW one.
+    if (connection.job !== null) connection.job[kJobClient] = this;
     this.#topics = topics;
     this.#raw = raw;
     this.data = raw.data as T;

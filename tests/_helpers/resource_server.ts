@@ -208,7 +208,7 @@ const server = await serve({
         external: memory.external,
         cpuMs: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000),
         connections: server.connectionCount,
-        sessions: server.sessionCount,
+        sessions: server.clientCount,
         timers: liveTimers.size,
         abortListeners,
         fds: fdCount(),
