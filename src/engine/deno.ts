@@ -21,7 +21,9 @@
  * @module
  */
 import process from "node:process";
-import { type Connect, connectWith, dialError, type DialTarget } from "../client/connect.ts";
+import { type Connect, type ConnectOptions, connectWith, dialError, type DialTarget } from "../client/connect.ts";
+import { HybiWebSocket, kConnect } from "../client/web_socket.ts";
+import type { DefaultWebSocketSession } from "../session/default_session.ts";
 import type { SocketTransport } from "../http/socket_transport.ts";
 import type { NetAddr, ServeHandler, ServeOptions, Server } from "../http/serve_types.ts";
 import {
@@ -44,6 +46,7 @@ export type {
 } from "../http/serve_types.ts";
 export type { HttpOptions } from "../http/options.ts";
 export type { Connect, ConnectOptions, HandlersConnectOptions, RawConnectOptions } from "../client/connect.ts";
+export type { WebSocketOptions } from "../client/web_socket.ts";
 export type { PerMessageDeflateOfferOptions } from "../extensions/permessage_deflate_client.ts";
 
 /**
@@ -447,3 +450,29 @@ function dial(target: DialTarget): Promise<SocketTransport> {
  */
 export const connect: Connect =
   ((url: string | URL, options?: Parameters<typeof connectWith>[2]) => connectWith(dial, url, options)) as Connect;
+
+/**
+ * The browser's `WebSocket` on this engine's {@linkcode connect}
+ * (`@hybi/websocket/client`'s `WebSocket` without the runtime's choice):
+ * `new WebSocket(url, protocols?, options?)`, events, `send`, `close`.
+ *
+ * @example
+ * ```ts ignore
+ * import { WebSocket } from "@hybi/websocket/deno";
+ * const socket = new WebSocket("wss://example.com/chat", ["v1"], { headers: { cookie: "id=42" } });
+ * socket.onmessage = (event) => console.log(event.data);
+ * ```
+ */
+class DenoWebSocket extends HybiWebSocket {
+  /**
+   * Connects with this engine.
+   *
+   * @param url The normalized URL.
+   * @param options The connect options.
+   * @returns The default session, once the handshake succeeded.
+   */
+  override [kConnect](url: string, options: ConnectOptions): Promise<DefaultWebSocketSession> {
+    return connect(url, options);
+  }
+}
+export { DenoWebSocket as WebSocket };

@@ -21,11 +21,18 @@ export type WebSocketEventHandler<E extends Event> = ((this: SessionWebSocket, e
 export type WebSocketData = string | ArrayBufferLike | ArrayBufferView | Blob;
 
 /**
- * A server session seen through the browser's `WebSocket` API (`readyState`,
+ * Opens a {@linkcode SessionWebSocket} on a session still being connected
+ * (the client's `WebSocket`); the facade's own, not an API.
+ */
+export const kOpening: unique symbol = Symbol("hybi.opening");
+
+/**
+ * A session seen through the browser's `WebSocket` API (`readyState`,
  * `binaryType`, `bufferedAmount`, `send`, `close`, `onopen` / `onmessage` /
  * `onclose` / `onerror` and `addEventListener`), so code written for browsers
- * or for `Deno.upgradeWebSocket` ports over. Get one from
- * {@linkcode upgradeWebSocket}.
+ * or for `Deno.upgradeWebSocket` ports over. On the server, get one from
+ * {@linkcode upgradeWebSocket}; the client's `WebSocket`
+ * (`@hybi/websocket/client`) is one that connects itself.
  *
  * @example
  * ```ts
@@ -68,6 +75,8 @@ export class SessionWebSocket extends EventTarget {
   // Sends wait behind a Blob being read, so messages keep their order.
   #sendChain: Promise<void> | null = null;
   #pendingClose: CloseReason | null = null;
+  // The client's connect while it runs: `close()` aborts it.
+  #connecting: AbortController | null = null;
   #handlers: Record<string, WebSocketEventHandler<Event> | null> = {
     open: null,
     message: null,
@@ -187,6 +196,14 @@ export class SessionWebSocket extends EventTarget {
       throw new DOMException("the close reason is longer than 123 bytes", "SyntaxError");
     }
     if (this.#readyState >= 2) return;
+    if (this.#connecting !== null) {
+      // As browsers: closing a connection not yet established fails it (error, then close with 1006).
+      this.#readyState = 2;
+      this.#connecting.abort(
+        new DOMException("the WebSocket was closed before the connection was established", "AbortError"),
+      );
+      return;
+    }
     if (this.#readyState === 0) {
       // Closing before the upgrade ran: the session closes as soon as it opens.
       this.#pendingClose = new CloseReason(code ?? CloseCode.Normal, reason ?? "");
@@ -194,6 +211,41 @@ export class SessionWebSocket extends EventTarget {
     }
     this.#readyState = 2;
     void this.#session!.close(new CloseReason(code ?? CloseCode.Normal, reason ?? ""));
+  }
+
+  /**
+   * Runs the socket on a connect in progress (the client's `WebSocket`):
+   * opens it on the session the connect resolves to; `close()` meanwhile
+   * aborts the connect; a failed connect fires `error`, then `close` with
+   * 1006 (not clean), as browsers do.
+   *
+   * @param opening The connect, resolving to the default session.
+   * @param connecting Aborts the connect (its signal is the connect's).
+   */
+  [kOpening](opening: Promise<DefaultWebSocketSession>, connecting: AbortController): void {
+    this.#connecting = connecting;
+    opening.then(
+      (session) => {
+        this.#connecting = null;
+        if (this.#readyState !== 0) {
+          // close() came as the handshake finished: the connection is failed all the same.
+          session.terminate();
+          this.#failOpening(new DOMException("the WebSocket was closed before it opened", "AbortError"));
+          return;
+        }
+        void this.run(session, session.extensions.map((extension) => extension.header).join(", "));
+      },
+      (error: unknown) => {
+        this.#connecting = null;
+        this.#failOpening(error);
+      },
+    );
+  }
+
+  #failOpening(error: unknown): void {
+    this.#readyState = 3;
+    this.dispatchEvent(new ErrorEventLike(error));
+    this.dispatchEvent(new WebSocketCloseEvent("close", { code: CloseCode.ClosedAbnormally, wasClean: false }));
   }
 
   /**
@@ -212,6 +264,7 @@ export class SessionWebSocket extends EventTarget {
     this.dispatchEvent(new Event("open"));
     if (this.#pendingClose !== null) this.close(this.#pendingClose.code, this.#pendingClose.message);
     let failed = false;
+    const origin = new URL(this.url).origin;
     try {
       for await (const frame of session.incoming) {
         const data = frame.opcode === OP_TEXT
@@ -219,7 +272,7 @@ export class SessionWebSocket extends EventTarget {
           : this.binaryType === "blob"
           ? new Blob([frame.data as Uint8Array<ArrayBuffer>])
           : ownBuffer(frame.data);
-        this.dispatchEvent(new MessageEvent("message", { data, origin: new URL(this.url).origin }));
+        this.dispatchEvent(new MessageEvent("message", { data, origin }));
       }
     } catch (error) {
       failed = true;
@@ -232,10 +285,12 @@ export class SessionWebSocket extends EventTarget {
     await session.close();
     this.#readyState = 3;
     if (reason === null && !failed) this.dispatchEvent(new ErrorEventLike(new Error("the connection dropped")));
+    // As browsers: the code and reason of the close frame received (ours only when none came).
+    const received = session.peerCloseReason ?? reason;
     this.dispatchEvent(
       new WebSocketCloseEvent("close", {
-        code: reason?.code ?? CloseCode.ClosedAbnormally,
-        reason: reason?.message ?? "",
+        code: received?.code ?? CloseCode.ClosedAbnormally,
+        reason: received?.message ?? "",
         wasClean: reason !== null && !failed,
       }),
     );

@@ -103,6 +103,7 @@ export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
   #outgoing: WritableStream<Frame> | null = null;
   // The promise is made when first asked for (most handlers never ask).
   #closeReason: Promise<CloseReason | null> | null = null;
+  #peerCloseReason: CloseReason | null = null;
   #resolveCloseReason: ((reason: CloseReason | null) => void) | null = null;
   /** What the upgrade attached to this connection (`verify`'s result): the authenticated user, for example. */
   readonly data: T;
@@ -196,6 +197,15 @@ export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
         : new Promise((resolve) => this.#resolveCloseReason = resolve);
     }
     return this.#closeReason;
+  }
+
+  /**
+   * The peer's close frame (code 1005 when it had none), once it came;
+   * `null` before, or when none came. Unlike `closeReason` it is never
+   * ours: the browser's `CloseEvent` reports this one.
+   */
+  get peerCloseReason(): CloseReason | null {
+    return this.#peerCloseReason;
   }
 
   /** Milliseconds between server pings, or `null`. */
@@ -491,7 +501,8 @@ export class DefaultWebSocketSession<T = unknown> implements WebSocketSession {
    * (nobody would answer those messages: a handler that only pushes, or
    * one that left its loop, does not hold the peer's close).
    */
-  [kPeerClose](_reason: CloseReason): void {
+  [kPeerClose](reason: CloseReason): void {
+    this.#peerCloseReason = reason;
     this.#settleCloseReason();
     const core = this.#core;
     if (!this.#queue.reading) {
