@@ -86,6 +86,7 @@ let hybi: Server;
 let wsServer: WsServer;
 let wsSockets: WsServerSocket[] = [];
 let silent: net.Server;
+let silentOpen = 0;
 let browser: Chromium | null = null;
 let refusedPort = 0;
 
@@ -110,7 +111,11 @@ before(async () => {
     },
   });
   // Accepts and never answers: a handshake that stays CONNECTING.
-  silent = net.createServer(() => {});
+  silent = net.createServer((socket) => {
+    silentOpen++;
+    socket.resume(); // reads (and drops) the request, so that the client's close is seen
+    socket.on("close", () => silentOpen--);
+  });
   await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
   // A port nobody listens on (taken, then freed).
   const probe = net.createServer();
@@ -197,6 +202,8 @@ test(`${runtime} WebSocket: a refused connection, and close() while CONNECTING, 
     `ws://127.0.0.1:${silentPort}/`,
     true,
   );
+  // Nothing is left open: the aborted dial's socket (if it connected) is closed.
+  await until(() => silentOpen === 0, { message: () => `${silentOpen} connections to the silent server to close` });
   // A handshake the server refuses (hybi answers 404: no route) fails the same way.
   await check(
     failureTranscript,
