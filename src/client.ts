@@ -3,7 +3,9 @@
  * `connect` picks the engine of the runtime it runs on (`Deno.connect`,
  * `Bun.connect`, or `node:net` / `node:tls`), loading it on the first call.
  * Each engine's own `connect` (`@hybi/websocket/deno`, `/bun`, `/node`) is
- * the same function without the choice.
+ * the same function without the choice. `WebSocket` (also exported as
+ * `HybiWebSocket`) is the browser's `WebSocket` on this client, for code
+ * written for browsers.
  *
  * @example
  * ```ts
