@@ -32,7 +32,7 @@ function engineConnect(): Promise<Connect> {
  * reason.
  *
  * @example A RAW session
- * ```ts ignore
+ * ```ts
  * import { connect } from "@hybi/websocket/client";
  * const raw = await connect("wss://example.com/socket", { raw: true, protocols: ["v1"] });
  * for await (const frame of raw) console.log(frame.frameType);

@@ -594,7 +594,7 @@ export const connect: Connect =
  * `new WebSocket(url, protocols?, options?)`, events, `send`, `close`.
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { WebSocket } from "@hybi/websocket/node";
  * const socket = new WebSocket("wss://example.com/chat", ["v1"], { headers: { cookie: "id=42" } });
  * socket.onmessage = (event) => console.log(event.data);
