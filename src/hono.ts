@@ -48,7 +48,7 @@
  */
 import type { Context } from "hono";
 import { createWSMessageEvent, defineWebSocketHelper, type UpgradeWebSocket, WSContext, type WSEvents } from "hono/ws";
-import { HandshakeError, reportHandlerError } from "./errors.ts";
+import { HandshakeError } from "./errors.ts";
 import { WebSocketCloseEvent } from "./facade/close_event.ts";
 import { hasToken, parseTokenList } from "./handshake.ts";
 import type { NetAddr, ServeHandler, ServeHandlerInfo } from "./http/serve_types.ts";
@@ -141,13 +141,19 @@ function arrayBufferOf(data: Uint8Array): ArrayBuffer {
 class HonoEvents implements WebSocketHandlers<undefined> {
   readonly #events: WSEvents<ServerWebSocket<undefined>>;
   readonly #url: string;
-  readonly #onError: (error: unknown) => void;
   #context: WSContext<ServerWebSocket<undefined>> | null = null;
+  /**
+   * Present only when the app gave `onError`: without it a handler's error
+   * goes where hybi's handlers' errors go (the route's or upgrade's
+   * `onError`, else the server's, else `console.error`).
+   */
+  readonly error?: (ws: ServerWebSocket<undefined>, error: unknown) => void;
 
-  constructor(events: WSEvents<ServerWebSocket<undefined>>, url: string, onError: (error: unknown) => void) {
+  constructor(events: WSEvents<ServerWebSocket<undefined>>, url: string) {
     this.#events = events;
     this.#url = url;
-    this.#onError = onError;
+    const onError = events.onError;
+    if (onError !== undefined) this.error = (ws, error) => onError(errorEvent(error), this.#contextOf(ws));
   }
 
   #contextOf(ws: ServerWebSocket<undefined>): WSContext<ServerWebSocket<undefined>> {
@@ -185,13 +191,6 @@ class HonoEvents implements WebSocketHandlers<undefined> {
       new CloseEventClass("close", { code, reason, wasClean: code !== 1006 }) as CloseEvent,
       this.#contextOf(ws),
     );
-  }
-
-  error(ws: ServerWebSocket<undefined>, error: unknown): void {
-    const onError = this.#events.onError;
-    // Without `onError` the error goes where hybi's handlers' errors go.
-    if (onError === undefined) this.#onError(error);
-    else onError(errorEvent(error), this.#contextOf(ws));
   }
 }
 
@@ -269,13 +268,12 @@ export const upgradeWebSocket: UpgradeWebSocket<ServerWebSocket<undefined>, Hono
     const chosen = protocol !== undefined
       ? protocol
       : parseTokenList(request.headers.get("sec-websocket-protocol"))?.[0] ?? null;
-    const onError = upgradeOptions.onError ?? reportHandlerError;
     let upgrade: WebSocketUpgrade<undefined>;
     try {
       upgrade = new WebSocketUpgrade<undefined>(
         request,
         chosen,
-        new HonoEvents(events, request.url, onError),
+        new HonoEvents(events, request.url),
         upgradeOptions,
       );
     } catch (error) {

@@ -413,3 +413,27 @@ test(`hono on ${runtime}: Chromium talks to a Hono WebSocket route`, { skip: noC
     await server.shutdown({ timeout: 1000 });
   }
 });
+
+test(`hono on ${runtime}: without the app's onError, a handler's error reaches serve's onError (1011 to the client)`, async () => {
+  const app = new Hono();
+  app.get(
+    "/ws",
+    upgradeWebSocket(() => ({
+      onMessage() {
+        throw new Error("no onError here");
+      },
+    })),
+  );
+  const serve = await engineServe();
+  const reported: unknown[] = [];
+  const server = await serve({ port: 0, onError: (error) => reported.push(error) }, honoHandler(app));
+  try {
+    const peer = await connect(`ws://127.0.0.1:${server.port}/ws`);
+    peer.client.send("go");
+    assert.equal((await peer.closed).code, 1011);
+    await until(() => reported.length === 1, { message: "the error at serve's onError" });
+    assert.equal((reported[0] as Error).message, "no onError here");
+  } finally {
+    await server.shutdown({ timeout: 1000 });
+  }
+});
