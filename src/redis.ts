@@ -1,7 +1,8 @@
 /**
  * A Redis backplane for {@linkcode Topics}: publishes travel between the
  * processes and machines that serve the same topics over Redis pub/sub
- * (Redis or Valkey). One Redis channel per topic (`channelPrefix` + topic),
+ * (tested against `redis-server` 7.0; Valkey speaks the same pub/sub
+ * commands but has not been tested). One Redis channel per topic (`channelPrefix` + topic),
  * subscribed only while this process has local subscribers to the topic.
  *
  * The Redis client is the application's, from npm — `redis` (node-redis, v4
