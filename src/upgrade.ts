@@ -6,11 +6,12 @@ import { negotiateExtensions } from "./extensions/negotiation.ts";
 import { computeAccept, validateHandshake } from "./handshake.ts";
 import { Job, kJobClient, kJoin } from "./job.ts";
 import { originAllowed, type OriginPolicy } from "./origin.ts";
-import { Connection } from "./session/connection.ts";
+import type { Connection } from "./session/connection.ts";
 import { DEFAULT_IDLE_TIMEOUT } from "./session/idle_sweeper.ts";
-import { MessageCore, type MessageOptions } from "./session/message_core.ts";
+import type { MessageOptions } from "./session/message_core.ts";
 import { createRawSession, type RawWebSocketSession } from "./session/raw_session.ts";
-import { kStart, ServerWebSocket, type WebSocketHandlers } from "./session/server_web_socket.ts";
+import type { WebSocketHandlers } from "./session/server_web_socket.ts";
+import { openConnection, startHandlers } from "./session/start_session.ts";
 import { processTopics, type Topics } from "./topics.ts";
 import { type NetAddr, StreamTransport, TRANSPORT, type Transport } from "./transport.ts";
 
@@ -426,7 +427,8 @@ export class WebSocketUpgrade<T = unknown> {
       : new StreamTransport(input, output, options.writeHighWaterMark);
     const handle = this.handle;
     const handlers = typeof handle === "function" ? null : handle;
-    const connection = new Connection(transport, {
+    const extensions = this.extensions;
+    const connection = openConnection(transport, {
       maxFrameSize: options.maxFrameSize,
       writeHighWaterMark: options.writeHighWaterMark,
       maxQueuedBytes: options.maxQueuedBytes,
@@ -436,36 +438,36 @@ export class WebSocketUpgrade<T = unknown> {
       allowedRsv: this.#rsv,
       // Handlers run inside the read: what they send goes out at its end.
       flushAfterRead: handlers !== null,
-    });
+    }, extensions);
     // The connection ends the job by a direct call (an idle connection holds no
     // promise for it); made before anything can finish the connection (an
     // input that already ended, an aborted context).
     const job = connection.job = new Job(null, connection);
     const clients = engineContext.clients ?? userContext.clients;
     const onError = options.onError ?? engineContext.onError ?? userContext.onError ?? reportHandlerError;
-    const extensions = this.extensions;
-    // Extensions hold compression state; it goes with the connection.
-    if (extensions.length > 0) connection.finished.then(() => extensions.forEach((e) => e.dispose()));
 
     if (handlers !== null) {
-      // The handler path: the connection object is the core's listener; no promise per message.
       const remoteAddr = engineContext.remoteAddr ?? userContext.remoteAddr;
-      const ws = new ServerWebSocket<T>({
-        handlers,
-        data: this.data,
-        protocol: this.protocol,
-        remoteAddress: remoteAddr === undefined ? "" : remoteAddr.hostname,
-        onError,
-        converter: options.converter,
-        topics: engineContext.topics ?? userContext.topics ?? processTopics,
-      });
-      const core = new MessageCore(connection, extensions, ws, options);
-      job[kJobClient] = ws;
-      // Listed before `open` runs.
-      clients?.[kJoin](job);
-      closeOnAbort(connection, engineContext, userContext);
-      ws[kStart](core);
-      connection.start();
+      startHandlers(
+        connection,
+        extensions,
+        {
+          handlers,
+          data: this.data,
+          protocol: this.protocol,
+          remoteAddress: remoteAddr === undefined ? "" : remoteAddr.hostname,
+          onError,
+          converter: options.converter,
+          topics: engineContext.topics ?? userContext.topics ?? processTopics,
+        },
+        options,
+        (ws) => {
+          job[kJobClient] = ws;
+          // Listed before `open` runs.
+          clients?.[kJoin](job);
+          closeOnAbort(connection, engineContext, userContext);
+        },
+      );
       return job;
     }
 

@@ -17,11 +17,11 @@ import {
 } from "../extensions/permessage_deflate_client.ts";
 import type { SocketTransport } from "../http/socket_transport.ts";
 import { UpgradedTransport } from "../http/upgraded_transport.ts";
-import { Connection } from "../session/connection.ts";
 import { DefaultWebSocketSession } from "../session/default_session.ts";
-import { MessageCore, type MessageOptions } from "../session/message_core.ts";
+import type { MessageOptions } from "../session/message_core.ts";
 import { createRawSession, type RawWebSocketSession } from "../session/raw_session.ts";
-import { kStart, ServerWebSocket, type WebSocketHandlers } from "../session/server_web_socket.ts";
+import type { ServerWebSocket, WebSocketHandlers } from "../session/server_web_socket.ts";
+import { openConnection, startHandlers } from "../session/start_session.ts";
 import { processTopics } from "../topics.ts";
 import type { TransportSink } from "../transport.ts";
 import { checkRequestOptions, openingRequest, type OpeningRequestInit, withoutCredentials } from "./opening_request.ts";
@@ -427,38 +427,41 @@ class HandshakeSink implements TransportSink {
 /** Builds the session the options ask for on the opened connection and starts reading. */
 function startSession(opened: Opened, options: AnyConnectOptions): AnySession {
   const { transport, agreement } = opened;
-  const connection = new Connection(transport, {
+  // The handler path's options, or null for a RAW or default session.
+  const onHandlers = "handlers" in options && options.handlers !== undefined ? options : null;
+  const extensions: readonly WebSocketExtension[] = agreement.extensions;
+  const connection = openConnection(transport, {
     role: "client",
     maxFrameSize: options.maxFrameSize,
     writeHighWaterMark: options.writeHighWaterMark,
     maxQueuedBytes: options.maxQueuedBytes,
     closeTimeout: options.closeTimeout,
     allowedRsv: agreement.rsv,
-    flushAfterRead: "handlers" in options && options.handlers !== undefined,
-  });
-  const extensions: readonly WebSocketExtension[] = agreement.extensions;
-  // Extensions hold compression state; it goes with the connection.
-  if (extensions.length > 0) connection.finished.then(() => extensions.forEach((e) => e.dispose()));
+    flushAfterRead: onHandlers !== null,
+  }, extensions);
+  const signal = options.signal;
 
-  let session: AnySession;
-  if ("handlers" in options && options.handlers !== undefined) {
-    const ws = new ServerWebSocket<unknown>({
-      handlers: options.handlers,
-      data: options.data,
-      protocol: agreement.protocol,
-      remoteAddress: opened.target.hostname,
-      onError: options.onError,
-      topics: processTopics,
-    });
-    const core = new MessageCore(connection, extensions, ws, options);
-    if (options.signal !== undefined) connection.closeOnAbort(options.signal);
-    ws[kStart](core);
-    session = ws;
-  } else {
-    const raw = createRawSession(connection, agreement.protocol, extensions, undefined, processTopics);
-    session = options.raw === true ? raw : new DefaultWebSocketSession(raw, options);
-    if (options.signal !== undefined) connection.closeOnAbort(options.signal);
+  if (onHandlers !== null) {
+    return startHandlers(
+      connection,
+      extensions,
+      {
+        handlers: onHandlers.handlers,
+        data: onHandlers.data,
+        protocol: agreement.protocol,
+        remoteAddress: opened.target.hostname,
+        onError: options.onError,
+        topics: processTopics,
+      },
+      options,
+      () => {
+        if (signal !== undefined) connection.closeOnAbort(signal);
+      },
+    );
   }
+  const raw = createRawSession(connection, agreement.protocol, extensions, undefined, processTopics);
+  const session = options.raw === true ? raw : new DefaultWebSocketSession(raw, options);
+  if (signal !== undefined) connection.closeOnAbort(signal);
   connection.start();
   return session;
 }
