@@ -1,4 +1,5 @@
 import { ErrorCode, HandshakeError } from "./errors.ts";
+import { TCHAR } from "./http/token_chars.ts";
 import { sha1 } from "./sha1.ts";
 
 /** The GUID RFC 6455 §1.3 appends to the client's key. */
@@ -99,12 +100,6 @@ export function validateHandshake(request: Request): HandshakeOffer {
 function bad(message: string): HandshakeError {
   return new HandshakeError(ErrorCode.BadHandshake, 400, message);
 }
-
-const TCHAR = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
-for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
-for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
-for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
 
 const B64 = new Uint8Array(128);
 for (let c = 0x41; c <= 0x5a; c++) B64[c] = 1;

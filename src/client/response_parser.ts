@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { FIELD_VCHAR, TCHAR } from "../http/token_chars.ts";
 
 /** A parsed response head. */
 export interface ResponseHead {
@@ -58,18 +59,6 @@ const HTTP_VERSION = 0, // "HTTP/1.1", byte by byte
   FIELD_LF = 10,
   END_LF = 11,
   DONE = 12;
-
-/** tchar (RFC 9110 §5.6.2). */
-const TCHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
-for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
-for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
-for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
-
-/** field-vchar and obs-text (RFC 9110 §5.5), also allowed in a reason phrase with SP and HTAB. */
-const VCHAR = new Uint8Array(256);
-for (let c = 0x21; c <= 0x7e; c++) VCHAR[c] = 1;
-for (let c = 0x80; c <= 0xff; c++) VCHAR[c] = 1;
 
 /**
  * Parses one response head. Feed it with `push` until it returns the bytes
@@ -142,7 +131,7 @@ export class ResponseHeadParser {
             this.#reason = this.#token;
             this.#token = "";
             this.#state = STATUS_LF;
-          } else if (VCHAR[c] === 1 || c === SP || c === HT) this.#token += String.fromCharCode(c);
+          } else if (FIELD_VCHAR[c] === 1 || c === SP || c === HT) this.#token += String.fromCharCode(c);
           else throw new ResponseParseError("invalid byte in the reason phrase");
           break;
         case STATUS_LF:
@@ -177,7 +166,7 @@ export class ResponseHeadParser {
           // falls through: the byte starts the value
         case VALUE:
           if (c === CR) this.#state = FIELD_LF;
-          else if (VCHAR[c] === 1) {
+          else if (FIELD_VCHAR[c] === 1) {
             this.#token += String.fromCharCode(c);
             this.#valueEnd = this.#token.length;
           } else if (c === SP || c === HT) this.#token += String.fromCharCode(c);

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { TCHAR } from "../http/token_chars.ts";
 
 /** One parameter of an extension element: `name` or `name=value`. */
 export interface ExtensionParam {
@@ -42,12 +43,6 @@ export interface ParsedExtensions {
   /** Why the first malformed element was dropped, or `null` when none was. */
   readonly reason: string | null;
 }
-
-const TCHAR = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
-for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
-for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
-for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
 
 const COMMA = 0x2c, SEMICOLON = 0x3b, EQUALS = 0x3d, QUOTE = 0x22, BACKSLASH = 0x5c;
 

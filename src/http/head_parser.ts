@@ -7,6 +7,7 @@
  * @module
  */
 import { HttpError } from "./http_error.ts";
+import { FIELD_VCHAR, TCHAR } from "./token_chars.ts";
 
 /** A parsed request head. */
 export interface RequestHead {
@@ -46,18 +47,6 @@ const LEADING = 0, // optional empty lines before the request line (RFC 9112 §2
   FIELD_LF = 10,
   END_LF = 11,
   DONE = 12;
-
-/** tchar (RFC 9110 §5.6.2): 1 for bytes allowed in a token. */
-const TCHAR = new Uint8Array(256);
-for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
-for (let c = 0x30; c <= 0x39; c++) TCHAR[c] = 1;
-for (let c = 0x41; c <= 0x5a; c++) TCHAR[c] = 1;
-for (let c = 0x61; c <= 0x7a; c++) TCHAR[c] = 1;
-
-/** field-vchar (RFC 9110 §5.5): visible ASCII and obs-text. */
-const FIELD_VCHAR = new Uint8Array(256);
-for (let c = 0x21; c <= 0x7e; c++) FIELD_VCHAR[c] = 1;
-for (let c = 0x80; c <= 0xff; c++) FIELD_VCHAR[c] = 1;
 
 const INITIAL_CAPACITY = 1024;
 const EMPTY = new Uint8Array(0);
@@ -129,6 +118,8 @@ export class RequestHeadParser {
     const n = chunk.length;
     this.#reserve(Math.min(pos + (n - offset), limits.maxHeadBytes));
     const buf = this.#buf;
+    // The byte tables as locals: the loop reads them for every byte.
+    const tchar = TCHAR, fieldVchar = FIELD_VCHAR;
     while (i < n && state !== DONE) {
       let c = chunk[i++];
       if (pos >= limits.maxHeadBytes) {
@@ -141,7 +132,7 @@ export class RequestHeadParser {
       switch (state) {
         case LEADING:
           if (c === CR) state = LEADING_LF;
-          else if (TCHAR[c] === 1) {
+          else if (tchar[c] === 1) {
             this.#lineStart = pos;
             state = METHOD;
           } else throw malformed("request line");
@@ -154,7 +145,7 @@ export class RequestHeadParser {
           if (c === SP) {
             this.#methodEnd = pos;
             state = TARGET;
-          } else if (TCHAR[c] !== 1) throw malformed("method");
+          } else if (tchar[c] !== 1) throw malformed("method");
           break;
         case TARGET:
           if (c === SP) {
@@ -176,7 +167,7 @@ export class RequestHeadParser {
           break;
         case FIELD_START:
           if (c === CR) state = END_LF;
-          else if (TCHAR[c] === 1) {
+          else if (tchar[c] === 1) {
             if (this.#headers.length >= limits.maxHeaderCount) {
               throw new HttpError(431, "the request has too many header fields");
             }
@@ -190,7 +181,7 @@ export class RequestHeadParser {
           if (c === COLON) {
             this.#nameEnd = pos;
             state = VALUE_OWS;
-          } else if (TCHAR[c] === 1) {
+          } else if (tchar[c] === 1) {
             if (c >= 0x41 && c <= 0x5a) c |= 0x20;
           } else throw malformed("header field name");
           break;
@@ -199,7 +190,7 @@ export class RequestHeadParser {
           if (c === CR) {
             this.#valueStart = this.#valueEnd = pos;
             state = FIELD_LF;
-          } else if (FIELD_VCHAR[c] === 1) {
+          } else if (fieldVchar[c] === 1) {
             this.#valueStart = pos;
             this.#valueEnd = pos + 1;
             state = VALUE;
@@ -207,7 +198,7 @@ export class RequestHeadParser {
           break;
         case VALUE:
           if (c === CR) state = FIELD_LF;
-          else if (FIELD_VCHAR[c] === 1) this.#valueEnd = pos + 1;
+          else if (fieldVchar[c] === 1) this.#valueEnd = pos + 1;
           else if (c !== SP && c !== HT) throw malformed("header field value");
           break;
         case FIELD_LF:
