@@ -16,17 +16,13 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { resolve } from "node:path";
 import process from "node:process";
 import type { Page } from "playwright-core";
 import { startChat } from "../examples/chat/chat_server.ts";
+import { chromiumSkip, withChromium } from "./_helpers/chromium.ts";
 import { runtime } from "./_helpers/engine.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const skip = existsSync(CHROMIUM) ? false : `Chromium is not installed at ${CHROMIUM} (.ci/run installs it with apt)`;
 const screenshotDir = process.env.HYBI_DEMO_SCREENSHOTS;
 
 const WINDOW = { width: 900, height: 560 };
@@ -146,79 +142,64 @@ async function enter(page: Page, url: string, name: string): Promise<void> {
 }
 
 test(`chat demo layout in Chromium on ${runtime}: 900x560 and 390x844, input in view, own messages apart`, {
-  skip,
+  skip: chromiumSkip,
   timeout: 60_000,
 }, async () => {
-  const { chromium } = await import("playwright-core");
   const chat = await startChat({ port: 0, hostname: "127.0.0.1" });
-  const profile = await mkdtemp(join(tmpdir(), "hybi-chromium-"));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: WINDOW,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--no-proxy-server",
-    ],
-  });
   try {
-    const url = `http://127.0.0.1:${chat.port}/`;
-    const alice = await browser.newPage();
-    await alice.setViewportSize(WINDOW);
-    const bob = await browser.newPage();
-    await bob.setViewportSize(PHONE);
+    await withChromium(async (browser) => {
+      const url = `http://127.0.0.1:${chat.port}/`;
+      const alice = await browser.newPage();
+      await alice.setViewportSize(WINDOW);
+      const bob = await browser.newPage();
+      await bob.setViewportSize(PHONE);
 
-    await enter(alice, url, "alice");
-    await enter(bob, url, "bob");
-    await alice.locator("#messages li.event", { hasText: "bob joined" }).waitFor();
+      await enter(alice, url, "alice");
+      await enter(bob, url, "bob");
+      await alice.locator("#messages li.event", { hasText: "bob joined" }).waitFor();
 
-    // Someone comes and goes: both logs say so.
-    const carol = await browser.newPage();
-    await enter(carol, url, "carol");
-    await bob.locator("#messages li.event", { hasText: "carol joined" }).waitFor();
-    await carol.close();
-    await alice.locator("#messages li.event", { hasText: "carol left" }).waitFor();
-    await bob.locator("#messages li.event", { hasText: "carol left" }).waitFor();
-    assert.deepEqual(await logEvents(alice), ["you joined as alice", "bob joined", "carol joined", "carol left"]);
-    assert.deepEqual(await logEvents(bob), ["you joined as bob", "carol joined", "carol left"]);
+      // Someone comes and goes: both logs say so.
+      const carol = await browser.newPage();
+      await enter(carol, url, "carol");
+      await bob.locator("#messages li.event", { hasText: "carol joined" }).waitFor();
+      await carol.close();
+      await alice.locator("#messages li.event", { hasText: "carol left" }).waitFor();
+      await bob.locator("#messages li.event", { hasText: "carol left" }).waitFor();
+      assert.deepEqual(await logEvents(alice), ["you joined as alice", "bob joined", "carol joined", "carol left"]);
+      assert.deepEqual(await logEvents(bob), ["you joined as bob", "carol joined", "carol left"]);
 
-    const pages = { alice, bob };
-    for (const [who, text] of CONVERSATION) {
-      await pages[who].fill("#message", text);
-      await pages[who].press("#message", "Enter");
-      // In order: the next line waits until both pages have this one.
-      for (const page of [alice, bob]) await page.locator("#messages li.message .text", { hasText: text }).waitFor();
-    }
-    for (const page of [alice, bob]) {
-      const lines = await page.locator("#messages li.message").evaluateAll((items) =>
-        items.map((item) => [item.querySelector(".from")?.textContent, item.querySelector(".text")?.textContent])
+      const pages = { alice, bob };
+      for (const [who, text] of CONVERSATION) {
+        await pages[who].fill("#message", text);
+        await pages[who].press("#message", "Enter");
+        // In order: the next line waits until both pages have this one.
+        for (const page of [alice, bob]) await page.locator("#messages li.message .text", { hasText: text }).waitFor();
+      }
+      for (const page of [alice, bob]) {
+        const lines = await page.locator("#messages li.message").evaluateAll((items) =>
+          items.map((item) => [item.querySelector(".from")?.textContent, item.querySelector(".text")?.textContent])
+        );
+        assert.deepEqual(lines, CONVERSATION);
+      }
+      // Each page marks its own messages, and only them.
+      assert.equal(
+        await alice.locator("#messages li.message.own").count(),
+        CONVERSATION.filter(([w]) => w === "alice").length,
       );
-      assert.deepEqual(lines, CONVERSATION);
-    }
-    // Each page marks its own messages, and only them.
-    assert.equal(
-      await alice.locator("#messages li.message.own").count(),
-      CONVERSATION.filter(([w]) => w === "alice").length,
-    );
-    assert.equal(await bob.locator("#messages li.message.own .from").first().textContent(), "bob");
-    assert.deepEqual(await alice.locator("#present li.self").allTextContents(), ["alice"]);
+      assert.equal(await bob.locator("#messages li.message.own .from").first().textContent(), "bob");
+      assert.deepEqual(await alice.locator("#present li.self").allTextContents(), ["alice"]);
 
-    await checkLayout(alice, WINDOW, "900x560");
-    await checkLayout(bob, PHONE, "390x844");
+      await checkLayout(alice, WINDOW, "900x560");
+      await checkLayout(bob, PHONE, "390x844");
 
-    for (const [page, size] of [[alice, WINDOW], [bob, PHONE]] as const) {
-      const file = `demo-${size.width}x${size.height}.png`;
-      const path = screenshotDir === undefined ? undefined : resolve(screenshotDir, file);
-      const png = await page.screenshot({ path });
-      assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], `${file} is not a PNG`);
-    }
+      for (const [page, size] of [[alice, WINDOW], [bob, PHONE]] as const) {
+        const file = `demo-${size.width}x${size.height}.png`;
+        const path = screenshotDir === undefined ? undefined : resolve(screenshotDir, file);
+        const png = await page.screenshot({ path });
+        assert.deepEqual([...png.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], `${file} is not a PNG`);
+      }
+    }, { viewport: WINDOW });
   } finally {
-    await browser.close();
     await chat.shutdown({ timeout: 2000 });
-    await rm(profile, { recursive: true, force: true });
   }
 });

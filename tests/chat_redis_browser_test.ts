@@ -8,92 +8,70 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { type Chat, startChat } from "../examples/chat/chat_server.ts";
+import { chromiumSkip, withChromium } from "./_helpers/chromium.ts";
 import { runtime } from "./_helpers/engine.ts";
 import { RedisServer, redisSkip } from "./_helpers/redis_server.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const skip = !existsSync(CHROMIUM)
-  ? `Chromium is not installed at ${CHROMIUM} (.ci/run installs it with apt)`
-  : redisSkip;
+const skip = chromiumSkip || redisSkip;
 
 test(`chat demo on two instances through Redis, in Chromium on ${runtime}`, { skip, timeout: 30_000 }, async () => {
-  const { chromium } = await import("playwright-core");
   const redis = await RedisServer.start();
   const chats: Chat[] = [];
-  let profile: string | null = null;
-  let browser: Awaited<ReturnType<typeof chromium.launchPersistentContext>> | null = null;
   try {
     chats.push(await startChat({ port: 0, hostname: "127.0.0.1", redisUrl: redis.url }));
     chats.push(await startChat({ port: 0, hostname: "127.0.0.1", redisUrl: redis.url }));
     const [one, two] = chats;
     assert.ok(one.shared && two.shared);
     assert.notEqual(one.port, two.port);
-    profile = await mkdtemp(join(tmpdir(), "hybi-chromium-"));
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--no-proxy-server",
-      ],
+    await withChromium(async (browser) => {
+      const alice = await browser.newPage();
+      const bob = await browser.newPage();
+      const present = (page: typeof alice) => page.locator("#present li").allTextContents();
+      // [from, text] of each message in the page's log, and its lines about joins and leaves.
+      const said = (page: typeof alice) =>
+        page.locator("#messages li.message").evaluateAll((items) =>
+          items.map((item) => [item.querySelector(".from")?.textContent, item.querySelector(".text")?.textContent])
+        );
+      const events = (page: typeof alice) => page.locator("#messages li.event").allTextContents();
+
+      await alice.goto(`http://127.0.0.1:${one.port}/`);
+      await alice.fill("#name", "alice");
+      await alice.click("#join");
+      await alice.waitForSelector("#room:not([hidden])");
+      assert.deepEqual(await present(alice), ["alice"]);
+
+      await bob.goto(`http://127.0.0.1:${two.port}/`);
+      await bob.fill("#name", "bob");
+      await bob.click("#join");
+      await bob.waitForSelector("#room:not([hidden])");
+      // Presence across the instances, both ways.
+      await alice.locator("#present li", { hasText: "bob" }).waitFor({ timeout: 10_000 });
+      await bob.locator("#present li", { hasText: "alice" }).waitFor({ timeout: 10_000 });
+      assert.deepEqual(await present(alice), ["alice", "bob"]);
+      assert.deepEqual(await present(bob), ["alice", "bob"]);
+
+      // Messages across the instances, both ways; each page also sees its own.
+      await alice.fill("#message", "hello from alice on one");
+      await alice.click("#send");
+      await bob.locator("#messages li.message", { hasText: "hello from alice on one" }).waitFor({ timeout: 10_000 });
+      await bob.fill("#message", "hi alice, bob on two ✓");
+      await bob.press("#message", "Enter");
+      await alice.locator("#messages li.message", { hasText: "bob on two ✓" }).waitFor({ timeout: 10_000 });
+      await bob.locator("#messages li.message", { hasText: "bob on two ✓" }).waitFor({ timeout: 10_000 });
+      const aliceSees = await said(alice);
+      assert.deepEqual(aliceSees, [["alice", "hello from alice on one"], ["bob", "hi alice, bob on two ✓"]]);
+      assert.deepEqual(await said(bob), aliceSees);
+      assert.deepEqual(await events(alice), ["you joined as alice", "bob joined"]);
+
+      // Bob leaves instance two: Alice, on instance one, sees it.
+      await bob.close();
+      await alice.locator("#present li", { hasText: "bob" }).waitFor({ state: "detached", timeout: 10_000 });
+      assert.deepEqual(await present(alice), ["alice"]);
+      await alice.locator("#messages li.event", { hasText: "bob left" }).waitFor();
     });
-    const alice = await browser.newPage();
-    const bob = await browser.newPage();
-    const present = (page: typeof alice) => page.locator("#present li").allTextContents();
-    // [from, text] of each message in the page's log, and its lines about joins and leaves.
-    const said = (page: typeof alice) =>
-      page.locator("#messages li.message").evaluateAll((items) =>
-        items.map((item) => [item.querySelector(".from")?.textContent, item.querySelector(".text")?.textContent])
-      );
-    const events = (page: typeof alice) => page.locator("#messages li.event").allTextContents();
-
-    await alice.goto(`http://127.0.0.1:${one.port}/`);
-    await alice.fill("#name", "alice");
-    await alice.click("#join");
-    await alice.waitForSelector("#room:not([hidden])");
-    assert.deepEqual(await present(alice), ["alice"]);
-
-    await bob.goto(`http://127.0.0.1:${two.port}/`);
-    await bob.fill("#name", "bob");
-    await bob.click("#join");
-    await bob.waitForSelector("#room:not([hidden])");
-    // Presence across the instances, both ways.
-    await alice.locator("#present li", { hasText: "bob" }).waitFor({ timeout: 10_000 });
-    await bob.locator("#present li", { hasText: "alice" }).waitFor({ timeout: 10_000 });
-    assert.deepEqual(await present(alice), ["alice", "bob"]);
-    assert.deepEqual(await present(bob), ["alice", "bob"]);
-
-    // Messages across the instances, both ways; each page also sees its own.
-    await alice.fill("#message", "hello from alice on one");
-    await alice.click("#send");
-    await bob.locator("#messages li.message", { hasText: "hello from alice on one" }).waitFor({ timeout: 10_000 });
-    await bob.fill("#message", "hi alice, bob on two ✓");
-    await bob.press("#message", "Enter");
-    await alice.locator("#messages li.message", { hasText: "bob on two ✓" }).waitFor({ timeout: 10_000 });
-    await bob.locator("#messages li.message", { hasText: "bob on two ✓" }).waitFor({ timeout: 10_000 });
-    const aliceSees = await said(alice);
-    assert.deepEqual(aliceSees, [["alice", "hello from alice on one"], ["bob", "hi alice, bob on two ✓"]]);
-    assert.deepEqual(await said(bob), aliceSees);
-    assert.deepEqual(await events(alice), ["you joined as alice", "bob joined"]);
-
-    // Bob leaves instance two: Alice, on instance one, sees it.
-    await bob.close();
-    await alice.locator("#present li", { hasText: "bob" }).waitFor({ state: "detached", timeout: 10_000 });
-    assert.deepEqual(await present(alice), ["alice"]);
-    await alice.locator("#messages li.event", { hasText: "bob left" }).waitFor();
   } finally {
-    await browser?.close();
     await Promise.all(chats.map((chat) => chat.shutdown({ timeout: 2000 })));
     await redis.dispose();
-    if (profile !== null) await rm(profile, { recursive: true, force: true });
   }
 });

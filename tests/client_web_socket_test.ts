@@ -9,11 +9,7 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
 import * as net from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { router, type ServerWebSocket, webSocket, type WebSocketHandlers } from "../mod.ts";
 import { HybiWebSocket, WebSocket as ClientWebSocket } from "../src/client.ts";
 import type { Server } from "../src/http/serve_types.ts";
@@ -23,12 +19,10 @@ import {
   failureTranscript,
   serverCloseTranscript,
 } from "./_helpers/browser_style.ts";
+import { hasChromium, launchChromium } from "./_helpers/chromium.ts";
 import { engineServe, runtime } from "./_helpers/engine.ts";
 import { until, within } from "./_helpers/wait.ts";
 import { startWsServer, type WsServer, type WsServerSocket } from "./_helpers/ws_server.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const hasChromium = existsSync(CHROMIUM);
 
 /** hybi's class, typed as the browser's for the browser-style code. */
 const HybiClass = ClientWebSocket as unknown as BrowserWebSocketClass;
@@ -54,24 +48,15 @@ interface Chromium {
 
 /** Chromium, headless, running a scenario's source on a blank page with its own `WebSocket`. */
 async function startChromium(): Promise<Chromium> {
-  const { chromium } = await import("playwright-core");
-  const profile = await mkdtemp(join(tmpdir(), "hybi-chromium-"));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-  });
-  const page = await browser.newPage();
+  const launched = await launchChromium();
+  const page = await launched.browser.newPage();
   return {
     run: (scenario, url, ...rest) =>
       page.evaluate(
         ([source, url, rest]) => new Function(`return (${source})`)()(WebSocket, url, ...rest),
         [scenario.toString(), url, rest] as const,
       ),
-    close: async () => {
-      await browser.close();
-      await rm(profile, { recursive: true, force: true });
-    },
+    close: () => launched.close(),
   };
 }
 

@@ -9,58 +9,28 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import {
-  ErrorCode,
-  jsonConverter,
-  type Route,
-  router,
-  webSocket,
-  type WebSocketConverter,
-  WebSocketError,
-} from "../mod.ts";
-import { engineServe, runtime } from "./_helpers/engine.ts";
+import { ErrorCode, jsonConverter, webSocket, type WebSocketConverter, WebSocketError } from "../mod.ts";
+import { runtime, withServer } from "./_helpers/engine.ts";
 import { until } from "./_helpers/wait.ts";
-import { WebSocketClient, type WsClient } from "./_helpers/ws_client.ts";
+import { WsRecorder } from "./_helpers/ws_package.ts";
 
-const serve = await engineServe();
-
-async function withServer(routes: Route[], body: (port: number) => Promise<void>): Promise<void> {
-  const server = await serve({ port: 0, hostname: "127.0.0.1" }, router(routes));
-  try {
-    await body(server.port);
-  } finally {
-    await server.shutdown({ timeout: 2000 });
-  }
-}
-
-interface Client {
-  ws: WsClient;
-  messages: string[];
-  closed: { code: number; reason: string } | null;
-}
-
-async function connect(url: string): Promise<Client> {
-  const ws = new WebSocketClient(url);
-  const client: Client = { ws, messages: [], closed: null };
-  ws.on("message", (data) => void client.messages.push(data.toString()));
-  ws.on("close", (code, reason) => client.closed = { code, reason: reason.toString() });
-  await new Promise<void>((resolve, reject) => {
-    ws.once("open", resolve);
-    ws.once("error", reject);
-  });
-  return client;
+/** A `ws` client, open. */
+async function connect(url: string): Promise<WsRecorder> {
+  const peer = new WsRecorder(url);
+  await peer.open();
+  return peer;
 }
 
 /** Sends `frames`, then waits for the server's close; returns the replies and the close code. */
-async function exchange(url: string, frames: (string | Uint8Array)[]): Promise<Client> {
-  const client = await connect(url);
+async function exchange(url: string, frames: (string | Uint8Array)[]): Promise<WsRecorder> {
+  const peer = await connect(url);
   try {
-    for (const f of frames) client.ws.send(f, { binary: typeof f !== "string" });
-    await until(() => client.closed, { timeout: 10_000, message: "the close" });
+    for (const f of frames) peer.client.send(f, { binary: typeof f !== "string" });
+    await until(() => peer.closed, { timeout: 10_000, message: "the close" });
   } finally {
-    client.ws.terminate();
+    peer.client.terminate();
   }
-  return client;
+  return peer;
 }
 
 const INVALID_CASES = [
@@ -89,28 +59,30 @@ test(`default session: sendSerialized and deserialized() in JSON; bad messages c
     const url = `ws://127.0.0.1:${port}/json`;
     const good = await connect(url);
     try {
-      good.ws.send(JSON.stringify({ n: 1, s: "é" }));
-      good.ws.send("[1,2,3]");
+      good.client.send(JSON.stringify({ n: 1, s: "é" }));
+      good.client.send("[1,2,3]");
       await until(() => good.messages.length === 2, { message: "two replies" });
-      assert.deepEqual(good.messages.map((m) => JSON.parse(m)), [{ got: { n: 1, s: "é" } }, { got: [1, 2, 3] }]);
-      good.ws.close(1000);
+      assert.deepEqual(good.messages.map((m) => JSON.parse(String(m))), [{ got: { n: 1, s: "é" } }, {
+        got: [1, 2, 3],
+      }]);
+      good.client.close(1000);
       await until(() => good.closed, { message: "the close" });
       assert.equal(good.closed!.code, 1000);
     } finally {
-      good.ws.terminate();
+      good.client.terminate();
     }
 
     for (const [i, c] of INVALID_CASES.entries()) {
       // A valid message first: answered before the bad one closes the connection.
-      const client = await exchange(url, ['"first"', c.frame]);
-      assert.deepEqual(client.messages, ['{"got":"first"}'], c.name);
-      assert.equal(client.closed!.code, c.close, c.name);
+      const peer = await exchange(url, ['"first"', c.frame]);
+      assert.deepEqual(peer.messages, ['{"got":"first"}'], c.name);
+      assert.equal(peer.closed!.code, c.close, c.name);
       await until(() => loopErrors.length === i + 1, { message: "the loop's error" });
       const error = loopErrors[i];
       assert.ok(error instanceof WebSocketError, c.name);
       assert.equal(error.code, c.code, c.name);
       assert.equal(error.closeCode, c.close, c.name);
-      assert.equal(client.closed!.reason, error.message, c.name);
+      assert.equal(peer.closed!.reason, error.message, c.name);
     }
   });
 });
@@ -124,18 +96,18 @@ test(`default session: receiveDeserialized() reads one value at a time (${runtim
     got.push(await session.receiveDeserialized());
   });
   await withServer([route], async (port) => {
-    const client = await connect(`ws://127.0.0.1:${port}/login`);
+    const peer = await connect(`ws://127.0.0.1:${port}/login`);
     try {
-      client.ws.send('{"user":"ada"}');
-      await until(() => client.messages.length === 1, { message: "the welcome" });
-      assert.deepEqual(JSON.parse(client.messages[0]), { welcome: "ada" });
-      client.ws.send("42");
+      peer.client.send('{"user":"ada"}');
+      await until(() => peer.messages.length === 1, { message: "the welcome" });
+      assert.deepEqual(JSON.parse(String(peer.messages[0])), { welcome: "ada" });
+      peer.client.send("42");
       // The handler returns after its second read: the session closes with 1000.
-      await until(() => client.closed, { message: "the close" });
-      assert.equal(client.closed!.code, 1000);
+      await until(() => peer.closed, { message: "the close" });
+      assert.equal(peer.closed!.code, 1000);
       assert.deepEqual(got, [{ user: "ada" }, 42]);
     } finally {
-      client.ws.terminate();
+      peer.client.terminate();
     }
   });
 });
@@ -161,9 +133,9 @@ test(`handlers: the deserialized handler and sendSerialized in JSON; bad message
   await withServer([route], async (port) => {
     const url = `ws://127.0.0.1:${port}/json`;
     for (const [i, c] of INVALID_CASES.entries()) {
-      const client = await exchange(url, ['{"ok":true}', c.frame]);
-      assert.deepEqual(client.messages, ['{"got":{"ok":true}}'], c.name);
-      assert.equal(client.closed!.code, c.close, c.name);
+      const peer = await exchange(url, ['{"ok":true}', c.frame]);
+      assert.deepEqual(peer.messages, ['{"got":{"ok":true}}'], c.name);
+      assert.equal(peer.closed!.code, c.close, c.name);
       await until(() => errors.length === i + 1 && closes.length === i + 1, { message: "the error and close" });
       const error = errors[i];
       assert.ok(error instanceof WebSocketError, c.name);
@@ -200,19 +172,19 @@ test(`a custom binary converter as a route option, on both paths (${runtime})`, 
   ];
   await withServer(routes, async (port) => {
     for (const path of ["/handlers", "/session"]) {
-      const client = await connect(`ws://127.0.0.1:${port}${path}`);
+      const peer = await connect(`ws://127.0.0.1:${port}${path}`);
       const replies: number[] = [];
-      client.ws.on("message", (data) => void replies.push(data.readDoubleBE(0)));
+      peer.client.on("message", (data) => void replies.push(data.readDoubleBE(0)));
       try {
-        client.ws.send(float64.encode(1.25) as Uint8Array, { binary: true });
+        peer.client.send(float64.encode(1.25) as Uint8Array, { binary: true });
         await until(() => replies.length === 1, { message: `${path}: the reply` });
         assert.deepEqual(replies, [2.5]);
-        client.ws.send(new Uint8Array(3), { binary: true });
-        await until(() => client.closed, { message: `${path}: the close` });
-        assert.equal(client.closed!.code, 1007, path);
-        assert.match(client.closed!.reason, /3 bytes, not 8/);
+        peer.client.send(new Uint8Array(3), { binary: true });
+        await until(() => peer.closed, { message: `${path}: the close` });
+        assert.equal(peer.closed!.code, 1007, path);
+        assert.match(peer.closed!.reason, /3 bytes, not 8/);
       } finally {
-        client.ws.terminate();
+        peer.client.terminate();
       }
       const text = await exchange(`ws://127.0.0.1:${port}${path}`, ["1.25"]);
       assert.equal(text.closed!.code, 1003, `${path}: text refused`);

@@ -13,10 +13,6 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import type { Socket } from "node:net";
 import {
   ErrorCode,
@@ -31,6 +27,7 @@ import {
   type WebSocketHandlersRouteOptions,
   WebSocketUpgrade,
 } from "../mod.ts";
+import { chromiumSkip, withChromium } from "./_helpers/chromium.ts";
 import { delay, engineServe, next, runtime } from "./_helpers/engine.ts";
 import { encodeClientFrame, nextMessage, RawClient, type WireFrame } from "./_helpers/raw_client.ts";
 import { SocketClient } from "./_helpers/socket_client.ts";
@@ -367,11 +364,6 @@ test(
   },
 );
 
-const CHROMIUM = "/usr/bin/chromium";
-const chromiumSkip = existsSync(CHROMIUM)
-  ? false
-  : `Chromium is not installed at ${CHROMIUM} (.ci/run installs it with apt)`;
-
 interface PageResult {
   extensions: string;
   text: string;
@@ -413,7 +405,6 @@ async function chromiumPage(url: string): Promise<PageResult> {
 }
 
 test(`handlers echo on ${runtime} with Chromium (permessage-deflate offered)`, { skip: chromiumSkip }, async () => {
-  const { chromium } = await import("playwright-core");
   const log = newLog();
   const options = { extensions: [new PerMessageDeflate()] };
   const page = route(
@@ -421,13 +412,7 @@ test(`handlers echo on ${runtime} with Chromium (permessage-deflate offered)`, {
     () => new Response("<!doctype html><title>hybi</title>", { headers: { "content-type": "text/html" } }),
   );
   await withServer([webSocket("/echo", echoHandlers(log), options), page], async (port) => {
-    const profile = await mkdtemp(join(tmpdir(), "hybi-chromium-"));
-    const browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-    });
-    try {
+    await withChromium(async (browser) => {
       const tab = await browser.newPage();
       // A page of the server's own origin: Chromium does not let about:blank reach loopback.
       await tab.goto(`http://127.0.0.1:${port}/`);
@@ -443,10 +428,7 @@ test(`handlers echo on ${runtime} with Chromium (permessage-deflate offered)`, {
           serverClose: "4000 bye true",
         } satisfies PageResult,
       );
-    } finally {
-      await browser.close();
-      await rm(profile, { recursive: true, force: true });
-    }
+    });
     await until(() => log.closes.length === 2, 10_000, "both close handlers");
     assert.deepEqual(log.closes.map((c) => `${c.code} ${c.reason}`).sort(), ["4000 bye", "4001 done"]);
     assert.deepEqual(log.errors, []);

@@ -12,35 +12,17 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type Route, router, type ServerWebSocket, webSocket, type WebSocketHandlers } from "../mod.ts";
-import { delay, engineServe, next, runtime } from "./_helpers/engine.ts";
+import { type ServerWebSocket, webSocket, type WebSocketHandlers } from "../mod.ts";
+import { next, runtime, withServer } from "./_helpers/engine.ts";
 import { RawClient, type WireFrame } from "./_helpers/raw_client.ts";
-import { WebSocketClient } from "./_helpers/ws_client.ts";
-
-const serve = await engineServe();
+import { until } from "./_helpers/wait.ts";
+import { WsRecorder } from "./_helpers/ws_package.ts";
 
 /** Pings every 50 ms; a ping without a sign of life for 500 ms closes. */
 const INTERVAL = 50;
 const TIMEOUT = 500;
 /** Pings a healthy peer must see: well past the first ping's timeout. */
 const HEALTHY_PINGS = Math.ceil(TIMEOUT / INTERVAL) + 6;
-
-async function until(condition: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await delay(5);
-  }
-}
-
-async function withServer(routes: Route[], body: (port: number) => Promise<void>): Promise<void> {
-  const server = await serve({ port: 0, hostname: "127.0.0.1" }, router(routes));
-  try {
-    await body(server.port);
-  } finally {
-    await server.shutdown({ timeout: 2000 });
-  }
-}
 
 interface Log {
   pongs: number;
@@ -109,10 +91,10 @@ for (const api of ["handlers", "default session"] as const) {
         client.close();
       }
       if (api === "handlers") {
-        await until(() => log.closes.length === 1, 10_000, "the close handler");
+        await until(() => log.closes.length === 1, { timeout: 10_000, message: "the close handler" });
         assert.deepEqual(log.closes, ["1011 ping timeout"]);
       } else {
-        await until(() => sessionClose !== null, 10_000, "the session's closeReason");
+        await until(() => sessionClose !== null, { timeout: 10_000, message: "the session's closeReason" });
         assert.equal(sessionClose, "1011 ping timeout");
       }
     });
@@ -123,22 +105,18 @@ test(`healthy peers are not closed however many pings go by: ws, the runtime's W
   const log = newLog();
   await withServer([webSocket("/hb", handlers(log), OPTIONS)], async (port) => {
     // The ws client answers pings by itself.
-    const ws = new WebSocketClient(`ws://127.0.0.1:${port}/hb`);
-    let closed: number | null = null;
-    const wsClosed = new Promise<number>((resolve) => ws.once("close", resolve));
-    void wsClosed.then((code) => closed = code);
-    await new Promise<void>((resolve, reject) => {
-      ws.once("open", resolve);
-      ws.once("error", reject);
+    const peer = new WsRecorder(`ws://127.0.0.1:${port}/hb`);
+    await peer.open();
+    await until(() => log.pongs >= HEALTHY_PINGS || peer.closed, {
+      timeout: 20_000,
+      message: `${HEALTHY_PINGS} pongs`,
     });
-    await until(() => log.pongs >= HEALTHY_PINGS || closed !== null, 20_000, `${HEALTHY_PINGS} pongs`);
-    assert.equal(closed, null, "still open");
-    const echo = new Promise<string>((resolve) => ws.once("message", (d) => resolve(d.toString())));
-    ws.send("still here");
-    assert.equal(await echo, "still here");
-    ws.close(1000);
-    assert.equal(await wsClosed, 1000);
-    await until(() => log.closes.length === 1, 10_000, "the close handler");
+    assert.equal(peer.closed, null, "still open");
+    peer.client.send("still here");
+    assert.equal(await peer.message(1), "still here");
+    peer.client.close(1000);
+    assert.equal((await peer.close()).code, 1000);
+    await until(() => log.closes.length === 1, { timeout: 10_000, message: "the close handler" });
     assert.deepEqual(log.closes, ["1000 "]);
 
     // The runtime's WebSocket answers pings by itself too: counted at the server.
@@ -148,11 +126,14 @@ test(`healthy peers are not closed however many pings go by: ws, the runtime's W
     let early: CloseEvent | null = null;
     void socketClosed.then((e) => early = e);
     await next(socket, "open");
-    await until(() => log.pongs - before >= HEALTHY_PINGS || early !== null, 20_000, `${HEALTHY_PINGS} pongs`);
+    await until(() => log.pongs - before >= HEALTHY_PINGS || early !== null, {
+      timeout: 20_000,
+      message: `${HEALTHY_PINGS} pongs`,
+    });
     assert.equal(early, null, "still open");
     socket.close(1000);
     assert.equal((await socketClosed).code, 1000);
-    await until(() => log.closes.length === 2, 10_000, "the close handler");
+    await until(() => log.closes.length === 2, { timeout: 10_000, message: "the close handler" });
     assert.deepEqual(log.closes, ["1000 ", "1000 "]);
   });
 });
@@ -180,7 +161,7 @@ test(`any frame is a sign of life: a peer that sends data instead of pongs is no
     } finally {
       client.close();
     }
-    await until(() => log.closes.length === 1, 10_000, "the close handler");
+    await until(() => log.closes.length === 1, { timeout: 10_000, message: "the close handler" });
     assert.deepEqual(log.closes, ["1000 "]);
     assert.equal(log.pongs, 0);
   });
@@ -206,7 +187,7 @@ test(`a paused connection is not timed out while paused; once resumed, a silent 
     } finally {
       client.close();
     }
-    await until(() => log.closes.length === 1, 10_000, "the close handler");
+    await until(() => log.closes.length === 1, { timeout: 10_000, message: "the close handler" });
     assert.deepEqual(log.closes, ["1011 ping timeout"]);
   });
 });

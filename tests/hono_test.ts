@@ -6,13 +6,10 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Hono } from "hono";
 import { PerMessageDeflate, router, type ServeHandlerInfo, webSocket, WebSocketUpgrade } from "../mod.ts";
 import { getConnInfo, honoHandler, upgradeWebSocket } from "../src/hono.ts";
+import { chromiumSkip, withChromium } from "./_helpers/chromium.ts";
 import { engineServe, runtime } from "./_helpers/engine.ts";
 import { UPGRADE_HEADERS } from "./_helpers/client.ts";
 import { until } from "./_helpers/wait.ts";
@@ -364,52 +361,42 @@ test(`hono on ${runtime}: ws.raw is hybi's ServerWebSocket, its topics shared wi
   }
 });
 
-const CHROMIUM = "/usr/bin/chromium";
-const noChromium = existsSync(CHROMIUM) ? false : `Chromium is not installed at ${CHROMIUM}`;
-
-test(`hono on ${runtime}: Chromium talks to a Hono WebSocket route`, { skip: noChromium }, async () => {
+test(`hono on ${runtime}: Chromium talks to a Hono WebSocket route`, { skip: chromiumSkip }, async () => {
   const seen = freshSeen();
   const app = makeApp(seen);
   app.get("/page", (c) => c.html("<!doctype html><title>hono</title>"));
   const serve = await engineServe();
   const server = await serve({ port: 0 }, honoHandler(app, { extensions: [new PerMessageDeflate()] }));
-  const { chromium } = await import("playwright-core");
-  const profile = await mkdtemp(join(tmpdir(), "hybi-chromium-"));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-  });
   try {
-    const page = await browser.newPage();
-    await page.goto(`http://127.0.0.1:${server.port}/page`);
-    const result = await page.evaluate(async () => {
-      const ws = new WebSocket(`ws://${location.host}/ws?user=chromium`);
-      ws.binaryType = "arraybuffer";
-      const got: string[] = [];
-      const done = new Promise<void>((resolve) => {
-        ws.onmessage = (e) => {
-          got.push(typeof e.data === "string" ? e.data : Array.from(new Uint8Array(e.data)).join(","));
-          if (got.length === 3) resolve();
+    await withChromium(async (browser) => {
+      const page = await browser.newPage();
+      await page.goto(`http://127.0.0.1:${server.port}/page`);
+      const result = await page.evaluate(async () => {
+        const ws = new WebSocket(`ws://${location.host}/ws?user=chromium`);
+        ws.binaryType = "arraybuffer";
+        const got: string[] = [];
+        const done = new Promise<void>((resolve) => {
+          ws.onmessage = (e) => {
+            got.push(typeof e.data === "string" ? e.data : Array.from(new Uint8Array(e.data)).join(","));
+            if (got.length === 3) resolve();
+          };
+        });
+        ws.onopen = () => {
+          ws.send("from the browser");
+          ws.send(new Uint8Array([1, 2, 3]));
         };
+        await done;
+        const closed = new Promise<number>((resolve) => ws.onclose = (e) => resolve(e.code));
+        ws.close(4002, "tab closed");
+        return { got, extensions: ws.extensions, closed: await closed };
       });
-      ws.onopen = () => {
-        ws.send("from the browser");
-        ws.send(new Uint8Array([1, 2, 3]));
-      };
-      await done;
-      const closed = new Promise<number>((resolve) => ws.onclose = (e) => resolve(e.code));
-      ws.close(4002, "tab closed");
-      return { got, extensions: ws.extensions, closed: await closed };
+      assert.deepEqual(result.got, ["welcome chromium", "echo: from the browser", "3,2,1"]);
+      assert.match(result.extensions, /^permessage-deflate/);
+      assert.equal(result.closed, 4002);
+      await until(() => seen.closes.length === 1, { message: "onClose from the browser's close" });
+      assert.deepEqual(seen.closes[0], { code: 4002, reason: "tab closed", wasClean: true, readyState: 3 });
     });
-    assert.deepEqual(result.got, ["welcome chromium", "echo: from the browser", "3,2,1"]);
-    assert.match(result.extensions, /^permessage-deflate/);
-    assert.equal(result.closed, 4002);
-    await until(() => seen.closes.length === 1, { message: "onClose from the browser's close" });
-    assert.deepEqual(seen.closes[0], { code: 4002, reason: "tab closed", wasClean: true, readyState: 3 });
   } finally {
-    await browser.close();
-    await rm(profile, { recursive: true, force: true });
     await server.shutdown({ timeout: 1000 });
   }
 });

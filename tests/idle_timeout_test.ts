@@ -18,41 +18,19 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { type Route, router, type ServerWebSocket, webSocket, webSocketRaw } from "../mod.ts";
-import { engineServe, runtime } from "./_helpers/engine.ts";
+import { type Route, type ServerWebSocket, webSocket, webSocketRaw } from "../mod.ts";
+import { runtime, withServer } from "./_helpers/engine.ts";
 import { RawClient } from "./_helpers/raw_client.ts";
 import { until } from "./_helpers/wait.ts";
-import { WebSocketClient, type WsClient } from "./_helpers/ws_client.ts";
-
-const serve = await engineServe();
+import { WsRecorder } from "./_helpers/ws_package.ts";
 
 /** Short enough for a test: swept every 50 ms, a ping after about 300 ms of silence, the drop after 400. */
 const IDLE = { idleTimeout: 400 };
 
-async function withServer(routes: Route[], body: (port: number) => Promise<void>): Promise<void> {
-  const server = await serve({ port: 0, hostname: "127.0.0.1" }, router(routes));
-  try {
-    await body(server.port);
-  } finally {
-    await server.shutdown({ timeout: 2000 });
-  }
-}
-
-interface Peer {
-  ws: WsClient;
-  pings: number;
-  closed: { code: number; reason: string } | null;
-}
-
-async function connect(url: string, autoPong: boolean): Promise<Peer> {
-  const ws = new WebSocketClient(url, [], { autoPong });
-  const peer: Peer = { ws, pings: 0, closed: null };
-  ws.on("ping", () => peer.pings++);
-  ws.on("close", (code, reason) => peer.closed = { code, reason: reason.toString() });
-  await new Promise<void>((resolve, reject) => {
-    ws.once("open", resolve);
-    ws.once("error", reject);
-  });
+/** A `ws` client, open; with `autoPong: false` it does not answer pings. */
+async function connect(url: string, autoPong: boolean): Promise<WsRecorder> {
+  const peer = new WsRecorder(url, [], { autoPong });
+  await peer.open();
   return peer;
 }
 
@@ -80,12 +58,12 @@ for (const api of ["handlers", "default session", "raw session"] as const) {
       try {
         await until(() => peer.closed, { timeout: 10_000, message: "the drop" });
       } finally {
-        peer.ws.terminate();
+        peer.client.terminate();
       }
       // A drop, not a close handshake: the client saw no close frame.
       assert.equal(peer.closed!.code, 1006);
       // Pinged once before the drop, except a RAW session, which would see the pong as a frame.
-      assert.equal(peer.pings, api === "raw session" ? 0 : 1);
+      assert.equal(peer.pings.length, api === "raw session" ? 0 : 1);
       if (api === "handlers") {
         await until(() => closes.length === 1, { message: "the close handler" });
         assert.deepEqual(closes, ["1006 idle timeout"]);
@@ -117,16 +95,15 @@ test(`a ws client that is quiet but answers pings stays open (handlers and defau
       const peer = await connect(`ws://127.0.0.1:${port}${path}`, true);
       try {
         // Three idle pings answered: well past three idle timeouts, and the connection is open.
-        await until(() => peer.pings >= 3 || peer.closed, { timeout: 20_000, message: "three idle pings" });
+        await until(() => peer.pings.length >= 3 || peer.closed, { timeout: 20_000, message: "three idle pings" });
         assert.equal(peer.closed, null, `${path} still open`);
-        const echo = new Promise<string>((resolve) => peer.ws.once("message", (d) => resolve(d.toString())));
-        peer.ws.send("still here");
-        assert.equal(await echo, "still here");
-        peer.ws.close(1000);
+        peer.client.send("still here");
+        assert.equal(await peer.message(1), "still here");
+        peer.client.close(1000);
         await until(() => peer.closed, { message: "the close" });
         assert.equal(peer.closed!.code, 1000);
       } finally {
-        peer.ws.terminate();
+        peer.client.terminate();
       }
     }
     assert.ok(handlerPongs >= 3, `the pong handler saw the answers (${handlerPongs})`);
@@ -142,10 +119,10 @@ test(`pingWhenIdle: false drops a quiet client that would have answered, without
     try {
       await until(() => peer.closed, { timeout: 10_000, message: "the drop" });
     } finally {
-      peer.ws.terminate();
+      peer.client.terminate();
     }
     assert.equal(peer.closed!.code, 1006);
-    assert.equal(peer.pings, 0);
+    assert.equal(peer.pings.length, 0);
   });
 });
 

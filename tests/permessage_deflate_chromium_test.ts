@@ -11,15 +11,9 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { chromiumSkip, withChromium } from "./_helpers/chromium.ts";
 import { ROUTE_NAMES, startDeflateEcho, tapPath, verifyConnection } from "./_helpers/deflate_echo.ts";
 import { runtime } from "./_helpers/engine.ts";
-
-const CHROMIUM = "/usr/bin/chromium";
-const skip = existsSync(CHROMIUM) ? false : `Chromium is not installed at ${CHROMIUM} (.ci/run installs it with apt)`;
 
 interface PageResult {
   extensions: string;
@@ -82,37 +76,30 @@ async function echoInPage([base, url, route]: [string, string, string]): Promise
   return { extensions: ws.extensions, echoed, messages: messages.length, failure };
 }
 
-test(`Chromium on ${runtime}'s engine: every deflate route`, { skip }, async () => {
-  const { chromium } = await import("playwright-core");
+test(`Chromium on ${runtime}'s engine: every deflate route`, { skip: chromiumSkip }, async () => {
   const echo = await startDeflateEcho();
-  const profile = await mkdtemp(join(tmpdir(), "hybi-chromium-"));
-  const browser = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-  });
   try {
-    const page = await browser.newPage();
-    // A page of the server's own origin: Chromium does not let about:blank reach loopback.
-    await page.goto(`${echo.httpUrl}/`);
-    for (const route of ROUTE_NAMES) {
-      const tag = "chromium";
-      const result = await page.evaluate(
-        echoInPage,
-        [echo.httpUrl, echo.wsUrl(route, tag), route] as [string, string, string],
-      );
-      assert.equal(result.failure, null, `/${route}`);
-      assert.equal(result.echoed, result.messages);
-      const conn = echo.tap.connection(tapPath(route, tag));
-      await conn.closed;
-      assert.equal(result.extensions, conn.responseHeader("sec-websocket-extensions"), "what the page sees");
-      const report = await verifyConnection(conn, route, echo.messages(route));
-      assert.equal(report.offer, "permessage-deflate; client_max_window_bits");
-      assert.ok(report.clientCompressed > 0, "Chromium compressed messages, which our inflater decoded");
-    }
+    await withChromium(async (browser) => {
+      const page = await browser.newPage();
+      // A page of the server's own origin: Chromium does not let about:blank reach loopback.
+      await page.goto(`${echo.httpUrl}/`);
+      for (const route of ROUTE_NAMES) {
+        const tag = "chromium";
+        const result = await page.evaluate(
+          echoInPage,
+          [echo.httpUrl, echo.wsUrl(route, tag), route] as [string, string, string],
+        );
+        assert.equal(result.failure, null, `/${route}`);
+        assert.equal(result.echoed, result.messages);
+        const conn = echo.tap.connection(tapPath(route, tag));
+        await conn.closed;
+        assert.equal(result.extensions, conn.responseHeader("sec-websocket-extensions"), "what the page sees");
+        const report = await verifyConnection(conn, route, echo.messages(route));
+        assert.equal(report.offer, "permessage-deflate; client_max_window_bits");
+        assert.ok(report.clientCompressed > 0, "Chromium compressed messages, which our inflater decoded");
+      }
+    });
   } finally {
-    await browser.close();
     await echo.stop();
-    await rm(profile, { recursive: true, force: true });
   }
 });

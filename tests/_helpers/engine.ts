@@ -3,7 +3,7 @@
  * each runtime covers each engine.
  */
 import type { ServeHandler, ServeOptions, Server } from "../../src/http/serve_types.ts";
-import { Frame, type RawWebSocketSession } from "../../mod.ts";
+import { Frame, type RawWebSocketSession, type Route, router } from "../../mod.ts";
 
 export type Runtime = "deno" | "bun" | "node";
 
@@ -20,6 +20,21 @@ export async function engineServe(): Promise<Serve> {
       return (await import("../../src/engine/bun.ts")).serve;
     case "node":
       return (await import("../../src/engine/node.ts")).serve;
+  }
+}
+
+/**
+ * Runs `body` with the port of a server of this runtime's engine on
+ * 127.0.0.1 that routes `routes`, and shuts the server down after, whatever
+ * happens.
+ */
+export async function withServer(routes: Route[], body: (port: number) => Promise<void>): Promise<void> {
+  const serve = await engineServe();
+  const server = await serve({ port: 0, hostname: "127.0.0.1" }, router(routes));
+  try {
+    await body(server.port);
+  } finally {
+    await server.shutdown({ timeout: 2000 });
   }
 }
 

@@ -37,6 +37,8 @@ export interface WsClientOptions extends ConnectionOptions {
   handshakeTimeout?: number;
   /** Milliseconds to wait for the server to close TCP after the closing handshake (ws's default 30 000). */
   closeTimeout?: number;
+  /** Whether the client answers pings (ws's default true). */
+  autoPong?: boolean;
 }
 
 /** A `ws` client. */
