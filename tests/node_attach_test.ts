@@ -1,6 +1,7 @@
 /**
- * `attach` and `handleUpgrade` of the Node engine on a Node `http.Server`.
- * They are for Node's own HTTP server, so this file runs under Node only.
+ * `attach` and `handleUpgrade` of the Node engine on a `node:http` /
+ * `node:https` server, on every runtime (Bun and Deno have `node:http` too,
+ * as tests/express_test.ts and tests/fastify_test.ts also show).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -9,12 +10,10 @@ import * as http from "node:http";
 import * as https from "node:https";
 import type { AddressInfo } from "node:net";
 import { Frame, FrameReader, FrameWriter, type Job, WebSocketUpgrade } from "../mod.ts";
-import { next, rawEcho, runtime } from "./_helpers/engine.ts";
+import { next, rawEcho } from "./_helpers/engine.ts";
 import { handshake, SocketClient } from "./_helpers/socket_client.ts";
 import { makeCertificates } from "./_helpers/tls.ts";
 import { WebSocketClient } from "./_helpers/ws_client.ts";
-
-const skip = runtime === "node" ? false : "attach() is for Node's http.Server; this file runs under Node";
 
 async function httpServer(): Promise<{ server: http.Server; port: number }> {
   const server = http.createServer((_req, res) => res.end("plain http"));
@@ -24,7 +23,6 @@ async function httpServer(): Promise<{ server: http.Server; port: number }> {
 
 test(
   "attach: WebSocket upgrades of an http.Server go to the handler, other requests stay with it",
-  { skip },
   async () => {
     const { attach } = await import("../src/engine/node.ts");
     const { server, port } = await httpServer();
@@ -59,7 +57,7 @@ test(
   },
 );
 
-test("handleUpgrade: the head bytes that came with the request reach the session", { skip }, async () => {
+test("handleUpgrade: the head bytes that came with the request reach the session", async () => {
   const { handleUpgrade } = await import("../src/engine/node.ts");
   const { server, port } = await httpServer();
   const jobs: Job[] = [];
@@ -82,7 +80,7 @@ test("handleUpgrade: the head bytes that came with the request reach the session
   await new Promise((resolve) => server.close(resolve));
 });
 
-test("attach works on an https.Server too (wss://)", { skip }, async () => {
+test("attach works on an https.Server too (wss://)", async () => {
   const { attach } = await import("../src/engine/node.ts");
   const certs = await makeCertificates();
   const server = https.createServer({ cert: certs.cert, key: certs.key }, (_req, res) => res.end("secure http"));
