@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { route, router } from "../mod.ts";
 import { startChat } from "../examples/chat/chat_server.ts";
 import { chromiumSkip, withChromium } from "./_helpers/chromium.ts";
+import { joinChat, logEvents, present, said } from "./_helpers/chat_page.ts";
 import { engineServe, runtime } from "./_helpers/engine.ts";
 
 test(
@@ -31,24 +32,11 @@ test(
         const url = `http://127.0.0.1:${chat.port}/`;
         const alice = await browser.newPage();
         const bob = await browser.newPage();
-        const present = (page: typeof alice) => page.locator("#present li").allTextContents();
-        // [from, text] of each message in the page's log, and its lines about joins and leaves.
-        const said = (page: typeof alice) =>
-          page.locator("#messages li.message").evaluateAll((items) =>
-            items.map((item) => [item.querySelector(".from")?.textContent, item.querySelector(".text")?.textContent])
-          );
-        const events = (page: typeof alice) => page.locator("#messages li.event").allTextContents();
 
-        await alice.goto(url);
-        await alice.fill("#name", "alice");
-        await alice.click("#join");
-        await alice.waitForSelector("#room:not([hidden])");
+        await joinChat(alice, url, "alice");
         assert.deepEqual(await present(alice), ["alice"]);
 
-        await bob.goto(url);
-        await bob.fill("#name", "bob");
-        await bob.click("#join");
-        await bob.waitForSelector("#room:not([hidden])");
+        await joinChat(bob, url, "bob");
         // Presence reaches both pages.
         await alice.locator("#present li", { hasText: "bob" }).waitFor();
         assert.deepEqual(await present(alice), ["alice", "bob"]);
@@ -65,7 +53,7 @@ test(
         // Each page tells its own messages apart; the log has the joins.
         assert.deepEqual(await alice.locator("#messages li.own .text").allTextContents(), ["hello from alice"]);
         assert.deepEqual(await bob.locator("#messages li.own .text").allTextContents(), ["hi alice, bob here ✓"]);
-        assert.deepEqual(await events(alice), ["you joined as alice", "bob joined"]);
+        assert.deepEqual(await logEvents(alice), ["you joined as alice", "bob joined"]);
 
         // Bob leaves: Alice sees it.
         await bob.close();

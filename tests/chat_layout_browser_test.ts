@@ -21,6 +21,7 @@ import process from "node:process";
 import type { Page } from "playwright-core";
 import { startChat } from "../examples/chat/chat_server.ts";
 import { chromiumSkip, withChromium } from "./_helpers/chromium.ts";
+import { joinChat, logEvents, said } from "./_helpers/chat_page.ts";
 import { runtime } from "./_helpers/engine.ts";
 
 const screenshotDir = process.env.HYBI_DEMO_SCREENSHOTS;
@@ -131,13 +132,8 @@ async function checkLayout(page: Page, size: { width: number; height: number }, 
   assert.equal(layout.fonts.button, layout.fonts.body);
 }
 
-const logEvents = (page: Page) => page.locator("#messages li.event").allTextContents();
-
 async function enter(page: Page, url: string, name: string): Promise<void> {
-  await page.goto(url);
-  await page.fill("#name", name);
-  await page.click("#join");
-  await page.waitForSelector("#room:not([hidden])");
+  await joinChat(page, url, name);
   assert.equal(await page.locator("#join-form").isVisible(), false, "the join form is still shown after joining");
 }
 
@@ -176,10 +172,7 @@ test(`chat demo layout in Chromium on ${runtime}: 900x560 and 390x844, input in 
         for (const page of [alice, bob]) await page.locator("#messages li.message .text", { hasText: text }).waitFor();
       }
       for (const page of [alice, bob]) {
-        const lines = await page.locator("#messages li.message").evaluateAll((items) =>
-          items.map((item) => [item.querySelector(".from")?.textContent, item.querySelector(".text")?.textContent])
-        );
-        assert.deepEqual(lines, CONVERSATION);
+        assert.deepEqual(await said(page), CONVERSATION);
       }
       // Each page marks its own messages, and only them.
       assert.equal(

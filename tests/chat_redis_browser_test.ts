@@ -10,6 +10,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { type Chat, startChat } from "../examples/chat/chat_server.ts";
 import { chromiumSkip, withChromium } from "./_helpers/chromium.ts";
+import { joinChat, logEvents, present, said } from "./_helpers/chat_page.ts";
 import { runtime } from "./_helpers/engine.ts";
 import { RedisServer, redisSkip } from "./_helpers/redis_server.ts";
 
@@ -27,24 +28,11 @@ test(`chat demo on two instances through Redis, in Chromium on ${runtime}`, { sk
     await withChromium(async (browser) => {
       const alice = await browser.newPage();
       const bob = await browser.newPage();
-      const present = (page: typeof alice) => page.locator("#present li").allTextContents();
-      // [from, text] of each message in the page's log, and its lines about joins and leaves.
-      const said = (page: typeof alice) =>
-        page.locator("#messages li.message").evaluateAll((items) =>
-          items.map((item) => [item.querySelector(".from")?.textContent, item.querySelector(".text")?.textContent])
-        );
-      const events = (page: typeof alice) => page.locator("#messages li.event").allTextContents();
 
-      await alice.goto(`http://127.0.0.1:${one.port}/`);
-      await alice.fill("#name", "alice");
-      await alice.click("#join");
-      await alice.waitForSelector("#room:not([hidden])");
+      await joinChat(alice, `http://127.0.0.1:${one.port}/`, "alice");
       assert.deepEqual(await present(alice), ["alice"]);
 
-      await bob.goto(`http://127.0.0.1:${two.port}/`);
-      await bob.fill("#name", "bob");
-      await bob.click("#join");
-      await bob.waitForSelector("#room:not([hidden])");
+      await joinChat(bob, `http://127.0.0.1:${two.port}/`, "bob");
       // Presence across the instances, both ways.
       await alice.locator("#present li", { hasText: "bob" }).waitFor({ timeout: 10_000 });
       await bob.locator("#present li", { hasText: "alice" }).waitFor({ timeout: 10_000 });
@@ -62,7 +50,7 @@ test(`chat demo on two instances through Redis, in Chromium on ${runtime}`, { sk
       const aliceSees = await said(alice);
       assert.deepEqual(aliceSees, [["alice", "hello from alice on one"], ["bob", "hi alice, bob on two ✓"]]);
       assert.deepEqual(await said(bob), aliceSees);
-      assert.deepEqual(await events(alice), ["you joined as alice", "bob joined"]);
+      assert.deepEqual(await logEvents(alice), ["you joined as alice", "bob joined"]);
 
       // Bob leaves instance two: Alice, on instance one, sees it.
       await bob.close();
