@@ -1,5 +1,5 @@
 import { ErrorCode, HandshakeError } from "./errors.ts";
-import { TCHAR } from "./http/token_chars.ts";
+import { TCHAR } from "./token_chars.ts";
 import { sha1 } from "./sha1.ts";
 
 /** The GUID RFC 6455 §1.3 appends to the client's key. */

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import { FIELD_VCHAR, TCHAR } from "../http/token_chars.ts";
+import { FIELD_VCHAR, TCHAR } from "../token_chars.ts";
 
 /** A parsed response head. */
 export interface ResponseHead {

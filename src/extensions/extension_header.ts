@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { TCHAR } from "../http/token_chars.ts";
+import { TCHAR } from "../token_chars.ts";
 
 /** One parameter of an extension element: `name` or `name=value`. */
 export interface ExtensionParam {

@@ -7,7 +7,7 @@
  * @module
  */
 import { HttpError } from "./http_error.ts";
-import { FIELD_VCHAR, TCHAR } from "./token_chars.ts";
+import { FIELD_VCHAR, TCHAR } from "../token_chars.ts";
 
 /** A parsed request head. */
 export interface RequestHead {
