@@ -3,8 +3,8 @@
  * every message any connection sends goes to all open connections, the
  * sender included): the least a JavaScript broadcast server does over the
  * runtime's own socket API. This file holds the part shared by
- * `broadcast_bun.ts` (`Bun.listen`) and `broadcast_node.ts` (`node:net`): the
- * frame loop of one connection. The handshake is the echo floor's
+ * `broadcast_bun.ts` (`Bun.listen`), `broadcast_node.ts` (`node:net`) and
+ * `broadcast_deno.ts` (`Deno.listen`): the frame loop of one connection. The handshake is the echo floor's
  * (`echo_core.ts`: the request is searched for `Sec-WebSocket-Key` only).
  *
  * Each read's complete, unfragmented data frames are unmasked in place and

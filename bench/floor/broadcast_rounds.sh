@@ -2,11 +2,12 @@
 # The broadcast floor against hybi and the runtime's native broadcast, in
 # alternating rounds (bench/NOTES.md, "issue 12: the Bun broadcast floor").
 #
-#   bash bench/floor/broadcast_rounds.sh [bun|node] [ROUNDS] [SECS]
+#   bash bench/floor/broadcast_rounds.sh [bun|node|deno] [ROUNDS] [SECS]
 #
 # bun:  floor-bun (bench/floor/broadcast_bun.ts), hybi-bun (examples/broadcast.ts), bun (wsbench's
 #       peers/bun-broadcast.ts: Bun.serve, server.publish);
-# node: floor-node (bench/floor/broadcast_node.ts), hybi-node (examples/broadcast.ts), ws (peers/ws-broadcast.mjs).
+# node: floor-node (bench/floor/broadcast_node.ts), hybi-node (examples/broadcast.ts), ws (peers/ws-broadcast.mjs);
+# deno: floor-deno (bench/floor/broadcast_deno.ts), hybi-deno (examples/broadcast.ts), deno (peers/deno-broadcast.ts).
 # Each server is started once on CPU 0 (as wsbench's run.sh does), gets a 1 s unrecorded warm-up run, then ROUNDS (3)
 # rounds of one SECS (5) s wsbench run per server, the order rotated by one each round; the client runs on CPU 1:
 #   wsbench --broadcast --conns 1000 --size 32 --text --depth 4 --seconds SECS
@@ -34,7 +35,11 @@ case $runtime in
   node) names=(floor-node hybi-node ws)
     cmds=("$bin/node $here/broadcast_node.ts --port {port}" "$bin/node $root/examples/broadcast.ts --port {port}"
       "$bin/node $WSBENCH_DIR/peers/ws-broadcast.mjs {port}") ;;
-  *) echo "usage: $0 [bun|node] [ROUNDS] [SECS]" >&2; exit 2 ;;
+  deno) names=(floor-deno hybi-deno deno)
+    cmds=("$bin/deno run --allow-net $here/broadcast_deno.ts --port {port}"
+      "$bin/deno run -A $root/examples/broadcast.ts --port {port}"
+      "$bin/deno run --allow-net $WSBENCH_DIR/peers/deno-broadcast.ts {port}") ;;
+  *) echo "usage: $0 [bun|node|deno] [ROUNDS] [SECS]" >&2; exit 2 ;;
 esac
 # ws-broadcast.mjs needs ws and bufferutil: node_modules of the project, as run.sh's WSBENCH_RT.
 export NODE_PATH=$root/node_modules
