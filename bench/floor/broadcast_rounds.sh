@@ -11,7 +11,8 @@
 # Each server is started once on CPU 0 (as wsbench's run.sh does), gets a 1 s unrecorded warm-up run, then ROUNDS (3)
 # rounds of one SECS (5) s wsbench run per server, the order rotated by one each round; the client runs on CPU 1:
 #   wsbench --broadcast --conns 1000 --size 32 --text --depth 4 --seconds SECS
-# Prints each run and the medians (deliveries/s, p50, p99); raw JSON lines go to $OUT (default a fresh folder under
+# Prints each run and the medians (deliveries/s, p50, p99, server CPU per 1,000 deliveries: the whole client run,
+# connecting included, over the deliveries measured); raw JSON lines go to $OUT (default a fresh folder under
 # bench/.out/); CONNS=50 for a smoke run. Needs wsbench built (npm run bench:load builds it into bench/.out/bin/, or set WSB).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -72,18 +73,27 @@ client() { # name secs
   timeout $(($2 + 60)) taskset -c 1 "$WSB" --port "${port[$1]}" $args --seconds "$2" --quiet 2>>"$OUT/$1.client.err" |
     grep '^{' | tail -1
 }
+cpu_ticks() { # pid -> user + system clock ticks of that process
+  awk '{print $14 + $15}' "/proc/$1/stat"
+}
 jget() { printf '%s' "$2" | grep -o "\"$1\":[-0-9.]*" | head -1 | cut -d: -f2; }
 
 echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 for n in "${names[@]}"; do client "$n" 1 >/dev/null; sleep 0.3; done
-declare -A del p50 p99
+declare -A del p50 p99 cpus
 for r in $(seq 0 $((rounds - 1))); do
   for k in "${!names[@]}"; do
     n=${names[$(((k + r) % ${#names[@]}))]}
+    before=$(cpu_ticks "${pid[$n]}")
     line=$(client "$n" "$secs")
-    echo "{\"server\":\"$n\",\"round\":$((r + 1)),${line#\{}" >>"$OUT/results.jsonl"
+    after=$(cpu_ticks "${pid[$n]}")
+    # Server CPU (user + system) per 1,000 deliveries, in ms: less moved by a neighbour than deliveries/s.
+    cpu=$(awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v d="$(jget deliveries "$line")" \
+      'BEGIN { if (d > 0) printf "%.3f", t / hz * 1e6 / d; else print "-" }')
+    echo "{\"server\":\"$n\",\"round\":$((r + 1)),\"server_cpu_ms_per_1000\":\"$cpu\",${line#\{}" >>"$OUT/results.jsonl"
     echo "round $((r + 1)) $n: $(jget deliveries_per_s "$line") deliveries/s, p50 $(jget p50_us "$line") us," \
-      "p99 $(jget p99_us "$line") us, errors $(jget errors "$line")"
+      "p99 $(jget p99_us "$line") us, server CPU $cpu ms per 1,000 deliveries, errors $(jget errors "$line")"
+    cpus[$n]+=" $cpu"
     del[$n]+=" $(jget deliveries_per_s "$line")"
     p50[$n]+=" $(jget p50_us "$line")"
     p99[$n]+=" $(jget p99_us "$line")"
@@ -94,6 +104,7 @@ echo "load at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 stop_all
 median() { printf '%s\n' "$@" | sort -g | sed -n "$((($# + 1) / 2))p"; }
 for n in "${names[@]}"; do
-  echo "median $n: $(median ${del[$n]}) deliveries/s, p50 $(median ${p50[$n]}) us, p99 $(median ${p99[$n]}) us"
+  echo "median $n: $(median ${del[$n]}) deliveries/s, p50 $(median ${p50[$n]}) us, p99 $(median ${p99[$n]}) us," \
+    "server CPU $(median ${cpus[$n]}) ms per 1,000 deliveries"
 done
 echo "raw: $OUT/results.jsonl"
