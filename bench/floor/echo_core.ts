@@ -14,7 +14,8 @@
  * only protocol courtesy is that a ping comes back as a pong and a close frame
  * is echoed and then the connection ended. Not a server to use: a bound to
  * measure hybi against (`bench/load.ts`, rows `floor-node`, `floor-deno`,
- * `floor-bun`).
+ * `floor-bun`). The broadcast floor (`broadcast_core.ts`) uses its handshake
+ * and unmasking functions.
  *
  * @module
  */
@@ -23,7 +24,7 @@ import process from "node:process";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /** A request head longer than this is refused (the connection is ended). */
-const HEAD_LIMIT = 16 * 1024;
+export const HEAD_LIMIT = 16 * 1024;
 /** Payloads shorter than this are unmasked byte by byte (a word view costs more than it saves). */
 const WORD_THRESHOLD = 64;
 
@@ -66,7 +67,7 @@ export function acceptFor(key: string): string {
  * `from - to` a multiple of 4, as the frame loop guarantees), in one pass:
  * XOR with the key bytes `k0..k3` (k0 for the byte at `from`).
  */
-function unmaskDown(
+export function unmaskDown(
   buf: Uint8Array,
   from: number,
   to: number,
@@ -132,6 +133,44 @@ function unmaskDown(
   if (i < length) buf[to + i] = buf[from + i] ^ k2;
 }
 
+/** The request head kept so far followed by the next read. */
+export function joinHead(kept: Uint8Array, chunk: Uint8Array): Uint8Array {
+  const head = new Uint8Array(kept.length + chunk.length);
+  head.set(kept);
+  head.set(chunk, kept.length);
+  return head;
+}
+
+/**
+ * Where the request head in `head` ends (just past its blank line), or -1;
+ * `keptLength` bytes were searched before (the blank line may straddle them).
+ */
+export function headEnd(head: Uint8Array, keptLength: number): number {
+  for (let i = Math.max(0, keptLength - 3); i + 3 < head.length; i++) {
+    if (head[i] === 13 && head[i + 1] === 10 && head[i + 2] === 13 && head[i + 3] === 10) return i + 4;
+  }
+  return -1;
+}
+
+/** The 101 for the request head `head[0, end)`, or null when it has no `Sec-WebSocket-Key`. */
+export function upgradeResponse(head: Uint8Array, end: number): Uint8Array | null {
+  for (const line of latin1.decode(head.subarray(0, end)).split("\r\n")) {
+    const colon = line.indexOf(":");
+    if (colon > 0 && line.slice(0, colon).trim().toLowerCase() === "sec-websocket-key") {
+      return encoder.encode(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+          `Sec-WebSocket-Accept: ${acceptFor(line.slice(colon + 1).trim())}\r\n\r\n`,
+      );
+    }
+  }
+  return null;
+}
+
+/** The answer to a request that is not an upgrade (the connection is then ended). */
+export function refusal(): Uint8Array {
+  return encoder.encode("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+}
+
 /** One connection of the floor echo: feed it each read, write what it returns. */
 export class FloorEcho {
   /** The 101 went out: reads are frames. */
@@ -171,41 +210,17 @@ export class FloorEcho {
   }
 
   #handshake(chunk: Uint8Array): Uint8Array | null {
-    let head = chunk;
-    let scanFrom = 0;
-    if (this.#head !== null) {
-      head = new Uint8Array(this.#head.length + chunk.length);
-      head.set(this.#head);
-      head.set(chunk, this.#head.length);
-      scanFrom = Math.max(0, this.#head.length - 3);
-    }
-    let end = -1;
-    for (let i = scanFrom; i + 3 < head.length; i++) {
-      if (head[i] === 13 && head[i + 1] === 10 && head[i + 2] === 13 && head[i + 3] === 10) {
-        end = i + 4;
-        break;
-      }
-    }
+    const head = this.#head === null ? chunk : joinHead(this.#head, chunk);
+    const end = headEnd(head, this.#head === null ? 0 : this.#head.length);
     if (end < 0) {
       if (head.length > HEAD_LIMIT) return this.#refuse();
       this.#head = head === chunk ? chunk.slice() : head;
       return null;
     }
     this.#head = null;
-    let key: string | null = null;
-    for (const line of latin1.decode(head.subarray(0, end)).split("\r\n")) {
-      const colon = line.indexOf(":");
-      if (colon > 0 && line.slice(0, colon).trim().toLowerCase() === "sec-websocket-key") {
-        key = line.slice(colon + 1).trim();
-        break;
-      }
-    }
-    if (key === null) return this.#refuse();
+    const response = upgradeResponse(head, end);
+    if (response === null) return this.#refuse();
     this.open = true;
-    const response = encoder.encode(
-      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-        `Sec-WebSocket-Accept: ${acceptFor(key)}\r\n\r\n`,
-    );
     if (end === head.length) return response;
     // Frames sent right behind the request: their answers follow the 101.
     const rest = head.slice(end);
@@ -218,7 +233,7 @@ export class FloorEcho {
 
   #refuse(): Uint8Array {
     this.closing = true;
-    return encoder.encode("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+    return refusal();
   }
 
   /** Answers the frames in `buf` in place; returns how many bytes at its front are the answer. */
